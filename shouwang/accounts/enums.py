@@ -1,0 +1,50 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    HQ = "hq", "指挥部"
+    TASK_FORCE = "task_force", "专班成员"
+    TOWNSHIP = "township", "乡镇/街道工作人员"
+    VILLAGE = "village", "村/社区工作人员"
+    GRID_WORKER = "grid_worker", "网格员"
+    SAMPLER = "sampler", "采样员"
+    LAB = "lab", "实验室"
+    QUARANTINE_MANAGER = "quarantine_manager", "隔离点负责人"
+    CHECKPOINT = "checkpoint", "卡口人员"
+    SUPERVISOR = "supervisor", "督导"
+    ADMIN = "admin", "系统管理员"
+
+
+class Capability(models.TextChoices):
+    PERSON_VIEW = "person.view", "查看人员"
+    PERSON_VIEW_FULL = "person.view_full", "查看完整证件号和手机号"
+    PERSON_EDIT = "person.edit", "新增和修改人员"
+    PERSON_MERGE = "person.merge", "合并重复人员"
+    PERSON_EXPORT = "person.export", "导出人员名单"
+    PERSON_EXPORT_FULL = "person.export_full", "导出不打码的名单"
+    PERSON_IMPORT = "person.import", "导入人员名单"
+    AREA_EDIT = "area.edit", "维护区划和网格"
+    AUDIT_VIEW = "audit.view", "查询审计日志"
+    USER_MANAGE = "user.manage", "管理账号和设备令牌"
+
+
+_C = Capability
+_STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT}
+
+# The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW}),
+    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE}),
+    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
+    Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
+    Role.GRID_WORKER: frozenset(_STAFF),
+    Role.SAMPLER: frozenset({_C.PERSON_VIEW}),
+    Role.LAB: frozenset({_C.PERSON_VIEW}),
+    Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL}),
+    Role.CHECKPOINT: frozenset({_C.PERSON_VIEW}),
+    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW}),
+    Role.ADMIN: frozenset(set(Capability.values)),
+}
+
+# Roles that may work from the whole-county home page (the rest start at their own area).
+COMMAND_ROLES = frozenset({Role.HQ, Role.TASK_FORCE, Role.SUPERVISOR, Role.ADMIN})

@@ -1,0 +1,93 @@
+"""Writes to the area tree."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+
+from shouwang.areas.enums import ALLOWED_CHILDREN, AreaLevel, GridKind
+from shouwang.areas.models import Area, Household
+from shouwang.areas.selectors import gb2260_names
+from shouwang.core.audit import audit_record
+from shouwang.core.errors import DomainError, ValidationFailed
+from shouwang.core.models import AuditAction
+
+# Statistical code widths: 6 (county and above), 9 (township), 12 (village); grids and below are free text.
+CODE_PATTERNS = {
+    AreaLevel.PROVINCE: re.compile(r"^\d{2}0000$"),
+    AreaLevel.CITY: re.compile(r"^\d{4}00$"),
+    AreaLevel.COUNTY: re.compile(r"^\d{6}$"),
+    AreaLevel.TOWNSHIP: re.compile(r"^\d{9}$"),
+    AreaLevel.VILLAGE: re.compile(r"^\d{12}$"),
+}
+# How many leading digits of the parent's code a child's code repeats.
+PARENT_PREFIX = {AreaLevel.PROVINCE: 2, AreaLevel.CITY: 4, AreaLevel.COUNTY: 6, AreaLevel.TOWNSHIP: 9}
+
+
+def _check_child(parent: Area | None, level: str, code: str, grid_kind: str) -> None:
+    if level not in AreaLevel.values:
+        raise ValidationFailed(field="level", code="invalid_choice", message_zh=f"层级“{level}”不存在",
+                               message_en=f"level '{level}' does not exist")
+    if parent is None and level != AreaLevel.PROVINCE:
+        raise ValidationFailed(field="parent_id", code="area_parent", message_zh="只有省级可以作为根节点",
+                               message_en="only a province can be a root")
+    if parent is not None and level not in ALLOWED_CHILDREN[parent.level]:
+        raise ValidationFailed(
+            field="level", code="area_parent",
+            message_zh=f"{AreaLevel(parent.level).label}下不能建{AreaLevel(level).label}",
+            message_en=f"a {parent.level} cannot hold a {level}",
+        )
+    pattern = CODE_PATTERNS.get(level)
+    if pattern and not pattern.match(code):
+        raise ValidationFailed(field="code", code="area_code",
+                               message_zh=f"{AreaLevel(level).label}代码格式不对", message_en=f"{level} code has the wrong form")
+    keep = PARENT_PREFIX.get(parent.level) if parent is not None else None
+    if pattern and keep and not code.startswith(parent.code[:keep]):
+        raise ValidationFailed(field="code", code="area_code", message_zh="代码应以上级区划代码开头",
+                               message_en="the code must start with the parent's code")
+    if level == AreaLevel.GRID and grid_kind not in GridKind.values:
+        raise ValidationFailed(field="grid_kind", code="required", message_zh="网格须指明类型（农村、社区或专属）",
+                               message_en="a grid needs a kind: rural, community or special")
+    if Area.objects.filter(code=code).exists():
+        raise DomainError(code="area_exists", status=409, field="code", message_zh=f"区划代码{code}已存在",
+                          message_en=f"area code {code} already exists")
+
+
+@transaction.atomic
+def area_create(*, parent: Area | None, level: str, code: str, name: str, grid_kind: str = "",
+                address: str = "", is_synthetic_code: bool = False, actor=None) -> Area:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(field="name", code="required", message_zh="名称不能为空", message_en="name is required")
+    _check_child(parent, level, code, grid_kind)
+    fields = {"code": code, "name": name, "level": level, "grid_kind": grid_kind if level == AreaLevel.GRID else "",
+              "address": address, "is_synthetic_code": is_synthetic_code}
+    area = Area.add_root(**fields) if parent is None else parent.add_child(**fields)
+    if actor is not None:
+        audit_record(actor=actor, action=AuditAction.CREATE, obj=area, summary=f"新建{area.get_level_display()} {name}")
+    return area
+
+
+@transaction.atomic
+def area_ensure_gb2260_chain(county_code: str) -> Area:
+    """Create (or find) province, city and county from the shipped GB/T 2260 table; return the county."""
+    names = gb2260_names()
+    if county_code not in names:
+        raise ValidationFailed(field="county_code", code="area_code", message_zh=f"{county_code}不是现行县级区划代码",
+                               message_en=f"{county_code} is not a current county-level code")
+    chain = [(county_code[:2] + "0000", AreaLevel.PROVINCE), (county_code[:4] + "00", AreaLevel.CITY),
+             (county_code, AreaLevel.COUNTY)]
+    parent = None
+    for code, level in chain:
+        node = Area.objects.filter(code=code).first()
+        if node is None:
+            node = area_create(parent=parent, level=level, code=code, name=names[code])
+        parent = node
+    return parent
+
+
+@transaction.atomic
+def household_get_or_create(*, area: Area, room: str, address: str = "") -> Household:
+    household, _ = Household.objects.get_or_create(area=area, room=room.strip(), defaults={"address": address})
+    return household

@@ -1,0 +1,58 @@
+"""The REST API at /api/v1/: one NinjaAPI, the domains' routers, errors as {code, message, field}."""
+
+from django.utils.translation import get_language
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from shouwang.accounts.auth import AUTH
+from shouwang.areas.api import router as areas_router
+from shouwang.core.errors import DomainError
+from shouwang.people.api import router as people_router
+from shouwang.web.imports_api import router as imports_router
+
+api = NinjaAPI(
+    title="守望 Shouwang API",
+    version="1",
+    description="县市疫情防控指挥平台接口。Errors: {code, message, field, messages{zh-hans,en}}.",
+    auth=AUTH,
+    urls_namespace="api",
+)
+api.add_router("", areas_router)
+api.add_router("", people_router)
+api.add_router("", imports_router)
+
+
+def _lang(request) -> str:
+    return getattr(request, "LANGUAGE_CODE", None) or get_language() or "zh-hans"
+
+
+@api.exception_handler(DomainError)
+def domain_error(request, exc: DomainError):
+    return api.create_response(request, exc.as_dict(_lang(request)), status=exc.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, exc: NinjaValidationError):
+    first = exc.errors[0] if exc.errors else {}
+    loc = [str(p) for p in first.get("loc", []) if p not in ("body", "payload", "query", "path", "params")]
+    field = ".".join(loc) or None
+    reason = first.get("msg", "invalid")
+    err = DomainError(code="invalid", status=422, field=field, message_zh=f"字段{field or ''}不合法：{reason}",
+                      message_en=f"field {field or ''} is invalid: {reason}", details=[
+                          {"field": ".".join(str(p) for p in e.get("loc", [])), "reason": e.get("msg")}
+                          for e in exc.errors])
+    return api.create_response(request, err.as_dict(_lang(request)), status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def auth_error(request, exc):
+    err = DomainError(code="unauthenticated", status=401, message_zh="请先登录或提供有效的设备令牌",
+                      message_en="log in or send a valid device token")
+    return api.create_response(request, err.as_dict(_lang(request)), status=401)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    err = DomainError(code=f"http_{exc.status_code}", status=exc.status_code, message_zh=str(exc), message_en=str(exc))
+    return api.create_response(request, err.as_dict(_lang(request)), status=exc.status_code)

@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from shouwang.web import views, views_exchange
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("areas/", views.area_browser, name="areas"),
+    path("areas/<int:area_id>/", views.area_browser, name="area"),
+    path("areas/<int:area_id>/children/", views.area_children_partial, name="area_children"),
+    path("people/", views.people_search, name="people"),
+    path("people/<int:person_id>/", views.person_file, name="person"),
+    path("people/<int:person_id>/merge/", views.person_merge_view, name="person_merge"),
+    path("audit/", views.audit_search, name="audit"),
+    path("imports/", views_exchange.imports_page, name="imports"),
+    path("people/export.xlsx", views_exchange.people_export, name="people_export"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,150 @@
+"""Pages: thin views that parse, call one selector or service, and render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from shouwang.accounts.enums import COMMAND_ROLES, Capability
+from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.areas.selectors import area_children_with_counts
+from shouwang.core.audit_selectors import AuditFilter, audit_search as audit_query
+from shouwang.core.errors import DomainError
+from shouwang.core.models import AuditAction
+from shouwang.people.enums import PersonTag
+from shouwang.people.models import Person
+from shouwang.people.selectors import (
+    PersonFilter,
+    area_chain,
+    people_visible_to,
+    person_duplicates,
+    person_row,
+    person_search,
+    person_tags,
+)
+from shouwang.people.services import person_file_open, person_merge
+
+
+def _ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _error_page(request, exc: DomainError):
+    return render(request, "web/error.html", {"error": exc, "message": exc.message(request.LANGUAGE_CODE)},
+                  status=exc.status)
+
+
+def healthz(request):
+    return JsonResponse({"ok": True})
+
+
+@login_required
+def home(request):
+    user = request.user
+    area = user.jurisdiction
+    context = {"area": area, "is_command": user.role in COMMAND_ROLES}
+    if area is not None:
+        context["chain"] = area_chain(area)
+        context["children"] = area_children_with_counts(area=area, person_model=Person)
+        if user.can(Capability.PERSON_VIEW):
+            visible = people_visible_to(user)
+            context["people_count"] = visible.count()
+            context["vulnerable_count"] = visible.filter(
+                tags__tag__in=[PersonTag.ELDERLY_ALONE, PersonTag.DISABLED, PersonTag.PREGNANT,
+                               PersonTag.SERIOUSLY_ILL, PersonTag.BEDRIDDEN]).distinct().count()
+    return render(request, "web/home.html", context)
+
+
+@login_required
+def area_browser(request, area_id: int | None = None):
+    try:
+        area = area_visible(user=request.user, area_id=area_id) if area_id else request.user.jurisdiction
+    except DomainError as exc:
+        return _error_page(request, exc)
+    if area is None:
+        return render(request, "web/areas.html", {"area": None})
+    return render(request, "web/areas.html", {
+        "area": area, "chain": area_chain(area),
+        "children": area_children_with_counts(area=area, person_model=Person),
+        "workers": list(area.workers.all()[:50]),
+    })
+
+
+@login_required
+def area_children_partial(request, area_id: int):
+    try:
+        area = area_visible(user=request.user, area_id=area_id)
+    except DomainError as exc:
+        return _error_page(request, exc)
+    return render(request, "web/_area_children.html", {
+        "area": area, "children": area_children_with_counts(area=area, person_model=Person)})
+
+
+@login_required
+def people_search(request):
+    filters = PersonFilter(q=request.GET.get("q", ""), tag=request.GET.get("tag", ""),
+                           address=request.GET.get("address", ""),
+                           area_id=int(request.GET["area_id"]) if request.GET.get("area_id", "").isdigit() else None)
+    try:
+        qs = person_search(user=request.user, filters=filters)
+    except DomainError as exc:
+        return _error_page(request, exc)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    context = {
+        "filters": filters, "page": page, "rows": [person_row(p, full=False) for p in page.object_list],
+        "tags": PersonTag.choices, "can_export": request.user.can(Capability.PERSON_EXPORT),
+        "query_string": request.GET.urlencode(),
+    }
+    template = "web/_people_results.html" if request.headers.get("HX-Request") else "web/people.html"
+    return render(request, template, context)
+
+
+@login_required
+def person_file(request, person_id: int):
+    full = request.GET.get("full") == "1"
+    try:
+        person = person_file_open(person_id=person_id, actor=request.user, full=full, ip_address=_ip(request))
+    except DomainError as exc:
+        return _error_page(request, exc)
+    return render(request, "web/person.html", {
+        "person": person, "row": person_row(person, full=person.show_full), "tags": person_tags(person),
+        "tag_labels": dict(PersonTag.choices), "chain": area_chain(person.area),
+        "household_members": list(person.household.members.filter(merged_into__isnull=True).exclude(id=person.id))
+        if person.household_id else [],
+        "duplicates": [person_row(p, full=False) for p in person_duplicates(user=request.user, person=person)],
+        "can_view_full": request.user.can(Capability.PERSON_VIEW_FULL),
+        "can_merge": request.user.can(Capability.PERSON_MERGE),
+        "history": list(person.history.all()[:20]),
+    })
+
+
+@login_required
+@require_POST
+def person_merge_view(request, person_id: int):
+    try:
+        merge_id = int(request.POST.get("merge_id", "0"))
+        person_merge(keep_id=person_id, merge_id=merge_id, actor=request.user, ip_address=_ip(request))
+    except (ValueError, DomainError) as exc:
+        if isinstance(exc, DomainError):
+            return _error_page(request, exc)
+        return HttpResponse(status=400)
+    messages.success(request, "已合并重复档案")
+    return redirect("person", person_id=person_id)
+
+
+@login_required
+def audit_search(request):
+    try:
+        require(request.user, Capability.AUDIT_VIEW, "查询审计日志", "search the audit log")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    filters = AuditFilter(actor=request.GET.get("actor", ""), action=request.GET.get("action", ""),
+                          object_type=request.GET.get("object_type", ""), object_id=request.GET.get("object_id", ""),
+                          date_from=request.GET.get("date_from", ""), date_to=request.GET.get("date_to", ""))
+    page = Paginator(audit_query(user=request.user, filters=filters), 50).get_page(request.GET.get("page"))
+    return render(request, "web/audit.html", {"filters": filters, "page": page, "actions": AuditAction.choices,
+                                               "jurisdiction_path": jurisdiction_path(request.user)})
