@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "shouwang.accounts",
     "shouwang.people",
     "shouwang.web",
+    "shouwang.demo",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,9 @@ STORAGES = {
 }
 if env_bool("SHOUWANG_TESTING", False):
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024

@@ -1,31 +1,32 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    HQ = "hq", "指挥部"
-    TASK_FORCE = "task_force", "专班成员"
-    TOWNSHIP = "township", "乡镇/街道工作人员"
-    VILLAGE = "village", "村/社区工作人员"
-    GRID_WORKER = "grid_worker", "网格员"
-    SAMPLER = "sampler", "采样员"
-    LAB = "lab", "实验室"
-    QUARANTINE_MANAGER = "quarantine_manager", "隔离点负责人"
-    CHECKPOINT = "checkpoint", "卡口人员"
-    SUPERVISOR = "supervisor", "督导"
-    ADMIN = "admin", "系统管理员"
+    HQ = "hq", _("指挥部")
+    TASK_FORCE = "task_force", _("专班成员")
+    TOWNSHIP = "township", _("乡镇/街道工作人员")
+    VILLAGE = "village", _("村/社区工作人员")
+    GRID_WORKER = "grid_worker", _("网格员")
+    SAMPLER = "sampler", _("采样员")
+    LAB = "lab", _("实验室")
+    QUARANTINE_MANAGER = "quarantine_manager", _("隔离点负责人")
+    CHECKPOINT = "checkpoint", _("卡口人员")
+    SUPERVISOR = "supervisor", _("督导")
+    ADMIN = "admin", _("系统管理员")
 
 
 class Capability(models.TextChoices):
-    PERSON_VIEW = "person.view", "查看人员"
-    PERSON_VIEW_FULL = "person.view_full", "查看完整证件号和手机号"
-    PERSON_EDIT = "person.edit", "新增和修改人员"
-    PERSON_MERGE = "person.merge", "合并重复人员"
-    PERSON_EXPORT = "person.export", "导出人员名单"
-    PERSON_EXPORT_FULL = "person.export_full", "导出不打码的名单"
-    PERSON_IMPORT = "person.import", "导入人员名单"
-    AREA_EDIT = "area.edit", "维护区划和网格"
-    AUDIT_VIEW = "audit.view", "查询审计日志"
-    USER_MANAGE = "user.manage", "管理账号和设备令牌"
+    PERSON_VIEW = "person.view", _("查看人员")
+    PERSON_VIEW_FULL = "person.view_full", _("查看完整证件号和手机号")
+    PERSON_EDIT = "person.edit", _("新增和修改人员")
+    PERSON_MERGE = "person.merge", _("合并重复人员")
+    PERSON_EXPORT = "person.export", _("导出人员名单")
+    PERSON_EXPORT_FULL = "person.export_full", _("导出不打码的名单")
+    PERSON_IMPORT = "person.import", _("导入人员名单")
+    AREA_EDIT = "area.edit", _("维护区划和网格")
+    AUDIT_VIEW = "audit.view", _("查询审计日志")
+    USER_MANAGE = "user.manage", _("管理账号和设备令牌")
 
 
 _C = Capability

@@ -13,6 +13,7 @@ from shouwang.accounts.scoping import require
 from shouwang.areas.models import Area
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import DomainError, ValidationFailed
+from shouwang.core.i18n import zh
 from shouwang.core.models import AuditAction
 
 
@@ -32,7 +33,7 @@ def user_create(*, username: str, password: str, role: str, jurisdiction: Area |
     user.set_password(password)
     user.save()
     audit_record(actor=actor, action=AuditAction.CREATE, obj=user,
-                 summary=f"新建账号 {username}（{user.get_role_display()}）")
+                 summary=f"新建账号 {username}（{zh(user.get_role_display())}）")
     return user
 
 

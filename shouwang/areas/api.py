@@ -57,12 +57,12 @@ def search_areas(request, q: str):
     return [area_out(a) for a in area_search(within_path=jurisdiction_path(request.auth), q=q)]
 
 
-@router.get("/areas/{area_id}", response=AreaOut, summary="区域 One area")
+@router.get("/areas/{int:area_id}", response=AreaOut, summary="区域 One area")
 def get_area(request, area_id: int):
     return area_out(area_visible(user=request.auth, area_id=area_id))
 
 
-@router.get("/areas/{area_id}/children", response=list[AreaCountOut], summary="下级区域及人数 Children with counts")
+@router.get("/areas/{int:area_id}/children", response=list[AreaCountOut], summary="下级区域及人数 Children with counts")
 def children(request, area_id: int):
     area = area_visible(user=request.auth, area_id=area_id)
     rows = area_children_with_counts(area=area, person_model=Person)

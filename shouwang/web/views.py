@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from shouwang.accounts.enums import COMMAND_ROLES, Capability
 from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
 from shouwang.areas.selectors import area_children_with_counts
-from shouwang.core.audit_selectors import AuditFilter, audit_search as audit_query
+from shouwang.core.audit_selectors import AuditFilter
+from shouwang.core.audit_selectors import audit_search as audit_query
 from shouwang.core.errors import DomainError
 from shouwang.core.models import AuditAction
 from shouwang.people.enums import PersonTag
