@@ -1,0 +1,115 @@
+import datetime as dt
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+
+from shouwang.accounts.enums import Role
+from shouwang.accounts.models import User
+from shouwang.areas.enums import AreaLevel, GridKind, GridWorkerRole
+from shouwang.areas.models import Area, GridWorker, Household
+from shouwang.demo.generator import COUNTY_CODE, generate_county
+from shouwang.people.enums import IdType, PersonTag
+from shouwang.people.identifiers import parse_resident_id
+from shouwang.people.models import Person
+
+TODAY = dt.date(2022, 4, 15)
+SEED, PEOPLE = 7, 2000
+ROLES = {
+    "hq": (Role.HQ, "浮山县"),
+    "taskforce": (Role.TASK_FORCE, "浮山县"),
+    "township": (Role.TOWNSHIP, "天坛镇"),
+    "community": (Role.VILLAGE, "城关社区"),
+    "grid": (Role.GRID_WORKER, "城关社区第一网格"),
+    "sampler": (Role.SAMPLER, "天坛镇"),
+    "lab": (Role.LAB, "浮山县"),
+    "quarantine": (Role.QUARANTINE_MANAGER, "浮山县"),
+    "checkpoint": (Role.CHECKPOINT, "响水河镇"),
+    "supervisor": (Role.SUPERVISOR, "浮山县"),
+    "admin": (Role.ADMIN, "浮山县"),
+}
+
+
+def first_people(n: int = 20) -> list[tuple[str, str]]:
+    return list(Person.objects.order_by("id").values_list("name", "id_number")[:n])
+
+
+def wipe_demo() -> None:
+    """Remove what the generator wrote (the append-only audit log stays)."""
+    Person.objects.all().delete()
+    Household.objects.all().delete()
+    GridWorker.objects.all().delete()
+    User.objects.all().delete()
+    Area.objects.all().delete()
+
+
+@pytest.mark.django_db
+def test_demo_county_has_fushans_shape_and_valid_data():
+    call_command("demo_data", seed=SEED, people=PEOPLE, quiet=True)
+
+    county = Area.objects.get(code=COUNTY_CODE)
+    assert [a.name for a in county.get_ancestors()] == ["山西省", "临汾市"]
+    townships = Area.objects.filter(level=AreaLevel.TOWNSHIP)
+    assert sorted(townships.values_list("name", flat=True)) == sorted(
+        ["天坛镇", "响水河镇", "东张乡", "张庄乡", "北王乡", "槐埝乡", "寨圪塔乡"])
+    assert all(t.is_synthetic_code and len(t.code) == 9 for t in townships)
+    villages = Area.objects.filter(level=AreaLevel.VILLAGE, name__endswith="村")
+    assert villages.count() == 136
+    assert Area.objects.filter(level=AreaLevel.VILLAGE, name__endswith="社区").count() == 6
+    grids = Counter(Area.objects.filter(level=AreaLevel.GRID).values_list("grid_kind", flat=True))
+    assert grids == {GridKind.RURAL: 136, GridKind.COMMUNITY: 36, GridKind.SPECIAL: 12}
+    town = townships.get(name="天坛镇")
+    assert town.get_children().filter(level=AreaLevel.GRID, grid_kind=GridKind.SPECIAL).count() == 12
+    for village in villages.filter(code__startswith=f"{COUNTY_CODE}101")[:5]:
+        (grid,) = village.get_children()
+        assert (grid.grid_kind, grid.code, len(village.code)) == (GridKind.RURAL, village.code + "001", 12)
+    assert Area.objects.filter(level=AreaLevel.UNIT).exists()
+    assert Area.find_problems() == ([], [], [], [], [])
+
+    workers = Counter(GridWorker.objects.values_list("role", flat=True))
+    assert workers[GridWorkerRole.GRID_WORKER] == 136
+    assert workers[GridWorkerRole.GRID_OFFICER] == 27
+    assert workers[GridWorkerRole.FULL_TIME] == 36
+    assert workers[GridWorkerRole.ASSISTANT] == 22
+    assert workers[GridWorkerRole.BUILDING_HEAD] > 0
+
+    users = {u.username: (u.role, u.jurisdiction.name) for u in User.objects.select_related("jurisdiction")}
+    assert users == ROLES
+    grid_user = User.objects.get(username="grid")
+    assert grid_user.check_password("Shouwang-2022")
+    assert GridWorker.objects.filter(user=grid_user, area=grid_user.jurisdiction).exists()
+
+    assert Person.objects.count() == PEOPLE
+    residents = Person.objects.filter(id_type=IdType.RESIDENT_ID)
+    for number, sex, birth in residents.values_list("id_number", "sex", "birth_date"):
+        rid = parse_resident_id(number, today=TODAY)
+        assert (rid.sex, rid.birth_date) == (sex, birth)
+    assert Person.objects.exclude(id_type=IdType.RESIDENT_ID).count() == 1  # the planted passport duplicate
+    numbers = list(Person.objects.values_list("id_number", flat=True))
+    assert len(set(numbers)) == len(numbers)
+    # The three planted likely duplicates: same name and mobile, another document.
+    pairs = Counter(Person.objects.exclude(mobile="").values_list("name", "mobile"))
+    assert sum(1 for n in pairs.values() if n > 1) == 3
+    assert all(p.mobile == "" for p in Person.objects.filter(birth_date__gt=dt.date(2010, 1, 1)))
+    students = Person.objects.filter(tags__tag=PersonTag.STUDENT)
+    assert all(6 <= (TODAY - p.birth_date).days // 365.25 <= 18 for p in students)
+
+
+@pytest.mark.django_db
+def test_same_seed_gives_the_same_people_and_if_empty_does_nothing(capsys):
+    # The audit log is append-only even in tests, so everything happens in the test's one transaction.
+    generate_county(seed=SEED, people=PEOPLE)
+    first = first_people()
+    call_command("demo_data", seed=SEED, people=PEOPLE, if_empty=True)
+    assert capsys.readouterr().out == ""
+    assert Person.objects.count() == PEOPLE
+
+    wipe_demo()
+    assert not Area.objects.exists()
+    generate_county(seed=SEED, people=PEOPLE)
+    assert first_people() == first
+    assert len(first) == 20
+
+    wipe_demo()
+    generate_county(seed=SEED + 1, people=PEOPLE)
+    assert first_people() != first
