@@ -9,6 +9,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import jurisdiction_path, require
+from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
 from shouwang.core.errors import NotFound
 from shouwang.core.masking import mask_id_number, mask_mobile
@@ -49,7 +50,10 @@ def person_search(*, user, filters: PersonFilter) -> QuerySet[Person]:
             qs = qs.filter(mobile=q)
         elif _CJK.search(q):
             # Name prefix as a range so the index serves it; or people living in a compound/building so named.
-            named_areas = Area.objects.subtree(jurisdiction_path(user)).filter(name__contains=q)
+            # Only compounds and buildings: a village or township is chosen with the area filter, so "王" does not
+            # answer everyone in 北王乡.
+            named_areas = Area.objects.subtree(jurisdiction_path(user)).filter(
+                name__contains=q, level__in=[AreaLevel.COMPOUND, AreaLevel.BUILDING])
             area_paths = list(named_areas.values_list("path", flat=True)[:20])
             cond = Q(name__gte=q, name__lt=q + _PREFIX_END)
             for path in area_paths:
@@ -128,3 +132,16 @@ def person_duplicates(*, user, person: Person) -> QuerySet[Person]:
 
 def person_tags(person: Person) -> list[str]:
     return sorted(t.tag for t in person.tags.all())
+
+
+def people_with_tags(*, user, tags, limit: int = 20) -> list[tuple[Person, list[str]]]:
+    """People in the jurisdiction carrying any of the tags, with their matching tags, oldest first."""
+    qs = people_visible_to(user).filter(
+        id__in=PersonTagging.objects.filter(tag__in=tags).values("person_id")
+    ).select_related("area", "household").order_by("birth_date", "id")[:limit]
+    people = list(qs)
+    found: dict[int, list[str]] = {}
+    for person_id, tag in PersonTagging.objects.filter(person_id__in=[p.id for p in people], tag__in=tags) \
+            .values_list("person_id", "tag"):
+        found.setdefault(person_id, []).append(tag)
+    return [(p, sorted(found.get(p.id, []))) for p in people]

@@ -16,6 +16,10 @@ urlpatterns = [
     path("people/<int:person_id>/merge/", views.person_merge_view, name="person_merge"),
     path("audit/", views.audit_search, name="audit"),
     path("imports/", views_exchange.imports_page, name="imports"),
+    path("imports/template/<str:kind>.xlsx", views_exchange.import_template, name="import_template"),
+    path("imports/<str:import_id>/", views_exchange.import_detail, name="import_detail"),
+    path("imports/<str:import_id>/apply/", views_exchange.import_apply_view, name="import_apply"),
+    path("imports/<str:import_id>/errors.xlsx", views_exchange.import_errors_xlsx, name="import_errors"),
     path("people/export.xlsx", views_exchange.people_export, name="people_export"),
     path("healthz", views.healthz, name="healthz"),
 ]

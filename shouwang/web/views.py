@@ -22,12 +22,17 @@ from shouwang.people.selectors import (
     PersonFilter,
     area_chain,
     people_visible_to,
+    people_with_tags,
     person_duplicates,
     person_row,
     person_search,
     person_tags,
 )
 from shouwang.people.services import person_file_open, person_merge
+
+# Groups a grid worker checks on first (door-to-door services, 敲门行动).
+CARE_TAGS = [PersonTag.ELDERLY_ALONE, PersonTag.BEDRIDDEN, PersonTag.DISABLED, PersonTag.PREGNANT,
+             PersonTag.SERIOUSLY_ILL]
 
 
 def _ip(request) -> str:
@@ -54,9 +59,10 @@ def home(request):
         if user.can(Capability.PERSON_VIEW):
             visible = people_visible_to(user)
             context["people_count"] = visible.count()
-            context["vulnerable_count"] = visible.filter(
-                tags__tag__in=[PersonTag.ELDERLY_ALONE, PersonTag.DISABLED, PersonTag.PREGNANT,
-                               PersonTag.SERIOUSLY_ILL, PersonTag.BEDRIDDEN]).distinct().count()
+            context["vulnerable_count"] = visible.filter(tags__tag__in=CARE_TAGS).distinct().count()
+            if user.role not in COMMAND_ROLES:
+                context["care_people"] = people_with_tags(user=user, tags=CARE_TAGS, limit=15)
+                context["tag_labels"] = dict(PersonTag.choices)
     return render(request, "web/home.html", context)
 
 
