@@ -1,4 +1,4 @@
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
@@ -76,4 +76,4 @@ def create_area(request, payload: AreaIn):
     parent = area_visible(user=request.auth, area_id=payload.parent_id)
     area = area_create(parent=parent, level=payload.level, code=payload.code, name=payload.name,
                        grid_kind=payload.grid_kind, address=payload.address, actor=request.auth)
-    return 201, area_out(area, parent_id=parent.id)
+    return Status(201, area_out(area, parent_id=parent.id))

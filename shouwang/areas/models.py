@@ -35,7 +35,7 @@ class Area(MP_Node, BaseModel):
     steplen = 4
     node_order_by = ["code"]
 
-    code = models.CharField("区划代码", max_length=20, unique=True)
+    code = models.CharField("区划代码", max_length=32, unique=True)
     name = models.CharField("名称", max_length=100, db_index=True)
     level = models.CharField("层级", max_length=20, choices=AreaLevel.choices, db_index=True)
     grid_kind = models.CharField("网格类型", max_length=20, choices=GridKind.choices, blank=True)

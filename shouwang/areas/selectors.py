@@ -24,12 +24,12 @@ def gb2260_names() -> dict[str, str]:
 def area_children(area: Area | None) -> list[Area]:
     if area is None:
         return list(Area.get_root_nodes())
-    return list(area.get_children())
+    return list(Area.objects.get_children(area))
 
 
 def area_children_with_counts(*, area: Area, person_model) -> list[dict]:
     """Children of an area with the number of people and households under each, in two grouped queries."""
-    children = list(area.get_children())
+    children = list(Area.objects.get_children(area))
     if not children:
         return []
     width = (area.depth + 1) * Area.steplen

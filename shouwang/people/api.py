@@ -1,6 +1,6 @@
 import datetime as dt
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from shouwang.core.idempotency import idempotent
 from shouwang.people.selectors import (
@@ -157,7 +157,7 @@ def create_person(request, payload: PersonIn):
         person = person_file_open(person_id=person.id, actor=request.auth, full=False)
         return 201, PersonOut.model_validate(person_out(person, full=False)).model_dump(mode="json")
 
-    return idempotent(request, produce)
+    return Status(*idempotent(request, produce))
 
 
 @router.get("/people/{int:person_id}", response=PersonOut, summary="人员档案 A person's file (read is audited)")
@@ -191,6 +191,6 @@ def merge_people(request, payload: MergeIn):
 def add_vaccination(request, person_id: int, payload: VaccinationIn):
     dose = vaccination_record(person_id=person_id, dose_number=payload.dose_number, given_on=payload.given_on,
                               product=payload.product, actor=request.auth)
-    return 201, {"dose_number": dose.dose_number, "given_on": dose.given_on, "product": dose.product}
+    return Status(201, {"dose_number": dose.dose_number, "given_on": dose.given_on, "product": dose.product})
 
 

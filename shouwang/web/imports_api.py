@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from shouwang.people.exports import people_export
@@ -78,8 +78,8 @@ def _ip(request) -> str:
              summary="上传并试导入 Upload a workbook and check every row (nothing is imported)")
 def import_upload(request, kind: Form[str], area_id: Form[int], file: File[UploadedFile],
                   update_existing: Form[bool] = False):
-    return 201, import_dry_run(actor=request.auth, kind=kind, area_id=area_id, upload=file, file_name=file.name,
-                               update_existing=update_existing)
+    return Status(201, import_dry_run(actor=request.auth, kind=kind, area_id=area_id, upload=file, file_name=file.name,
+                               update_existing=update_existing))
 
 
 @router.get("/imports/{import_id}", response=ImportOut, summary="试导入报告 A dry-run report (and result)")
