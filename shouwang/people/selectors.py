@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import jurisdiction_path, require
 from shouwang.areas.enums import AreaLevel
-from shouwang.areas.models import Area
+from shouwang.areas.models import Area, subtree_range
 from shouwang.core.errors import NotFound
 from shouwang.core.masking import mask_id_number, mask_mobile
 from shouwang.people.models import Person, PersonTagging
@@ -55,10 +55,19 @@ def person_search(*, user, filters: PersonFilter) -> QuerySet[Person]:
             named_areas = Area.objects.subtree(jurisdiction_path(user)).filter(
                 name__contains=q, level__in=[AreaLevel.COMPOUND, AreaLevel.BUILDING])
             area_paths = list(named_areas.values_list("path", flat=True)[:20])
-            cond = Q(name__gte=q, name__lt=q + _PREFIX_END)
-            for path in area_paths:
-                cond |= Q(area__in=Area.objects.subtree(path).values("id"))
-            qs = qs.filter(cond)
+            by_name = Q(name__gte=q, name__lt=q + _PREFIX_END)
+            if area_paths:
+                # The named areas lie inside the jurisdiction already, so that side of the OR needs no jurisdiction
+                # test: each side then has its own index ((area, name) and area) and SQLite answers with a
+                # multi-index OR instead of reading everyone in the county.
+                ranges = Q()
+                for path in area_paths:
+                    ranges |= Q(path__range=subtree_range(path))
+                ids = list(Area.objects.filter(ranges).values_list("id", flat=True))
+                inside = Q(area__in=Area.objects.subtree(jurisdiction_path(user)).values("id"))
+                qs = Person.objects.active().filter((inside & by_name) | Q(area_id__in=ids))
+            else:
+                qs = qs.filter(by_name)
         else:
             qs = qs.filter(Q(id_number=q.upper()) | Q(mobile=q) | Q(name=q))
     if filters.area_id:

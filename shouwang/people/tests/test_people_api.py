@@ -97,6 +97,10 @@ def test_search_by_name_prefix_id_mobile_and_building(county, client_for):
     assert ids(p1.id_number) == [p1.id]
     assert ids("13811112222") == [p1.id]
     assert ids("幸福小区") == [p1.id]
+    assert ids("幸福") == [p1.id]
+    assert ids("东村") == []  # a village is picked with the area filter; its name does not list its people
+    outsider = client_for(county.user("grid_worker", county.grid_b))
+    assert outsider.get("/api/v1/people", {"q": "幸福"}).json()["items"] == []
 
 
 def test_full_identifiers_only_for_roles_that_may_see_them_and_logged(county, client_for):
