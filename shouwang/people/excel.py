@@ -12,6 +12,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from shouwang.core.i18n import zh
 from shouwang.people.enums import PersonTag, ResidenceKind
 
 
@@ -74,14 +75,17 @@ def cell_text(value) -> str:
 
 def _category_table() -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
+    # Plain Chinese strings: the labels are lazy translations, which as keys would match only in Chinese.
     for tag in PersonTag:
-        table[tag.label] = ("tag", tag.value)
+        label = zh(tag.label)
+        table[label] = ("tag", tag.value)
         table[tag.value] = ("tag", tag.value)
-        for part in tag.label.split("/"):
+        for part in label.split("/"):
             table.setdefault(part, ("tag", tag.value))
     for kind in ResidenceKind:
-        table[kind.label] = ("kind", kind.value)
-        table[kind.label.removesuffix("人口")] = ("kind", kind.value)
+        label = zh(kind.label)
+        table[label] = ("kind", kind.value)
+        table[label.removesuffix("人口")] = ("kind", kind.value)
     table.update({"外来人口": ("kind", ResidenceKind.TEMPORARY), "暂住人口": ("kind", ResidenceKind.TEMPORARY)})
     return table
 
@@ -169,7 +173,8 @@ def template_workbook(kind: str) -> bytes:
     guide.append([])
     guide.append(["必填列：" + "、".join(REQUIRED[kind])])
     if kind == ImportKind.RESIDENTS:
-        guide.append(["可填的人员类别：" + "、".join([*PersonTag.labels, *ResidenceKind.labels])])
+        labels = [zh(label) for label in [*PersonTag.labels, *ResidenceKind.labels]]
+        guide.append(["可填的人员类别：" + "、".join(labels)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

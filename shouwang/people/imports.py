@@ -35,6 +35,7 @@ from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area, Household, subtree_range
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import DomainError, NotFound, ValidationFailed
+from shouwang.core.i18n import zh
 from shouwang.core.models import AuditAction, AuditEvent
 from shouwang.people.enums import IdType, ResidenceKind
 from shouwang.people.excel import (
@@ -158,6 +159,7 @@ class _Reader:
         self.first_seen: dict[str, tuple[str, int]] = {}
         self.heads: dict[str, tuple[str, int]] = {}
         self._categories: dict[str, tuple[tuple[str, ...], str, list[str]]] = {}
+        self._unit_only: list[tuple[int, str]] = []  # rows of the sheet with a unit and no building
 
     def read(self, path: Path) -> Parsed:
         try:
@@ -214,6 +216,7 @@ class _Reader:
         width = max(header.values()) + 1
         handle = self._resident if self.kind == ImportKind.RESIDENTS else self._roster
         any_building = False
+        self._unit_only = []
         for row_no, values in enumerate(rows, start=header_row + 1):
             if not any(v is not None and v != "" for v in values):
                 continue
@@ -227,6 +230,11 @@ class _Reader:
         if self.kind == ImportKind.RESIDENTS:
             existing = self.grid_children.get(sheet)
             info["level"] = existing or (AreaLevel.COMPOUND if any_building else AreaLevel.BUILDING)
+            # A unit hangs under a building: the row's own, or the sheet when the sheet is a building.
+            if info["level"] != AreaLevel.BUILDING:
+                for row_no, unit in self._unit_only:
+                    parsed.fail(sheet, row_no, "单元", unit, "required", "填了单元就要填楼栋",
+                                "a unit needs a building")
 
     def _header(self, values) -> dict[str, int] | None:
         known = COLUMNS[self.kind]
@@ -288,7 +296,7 @@ class _Reader:
                 elif hit[1] not in kinds:
                     kinds.append(hit[1])
             if len(kinds) > 1:
-                unknown.append("/".join(ResidenceKind(k).label for k in kinds))
+                unknown.append("/".join(zh(ResidenceKind(k).label) for k in kinds))
             found = (tuple(sorted(tags)), kinds[0] if kinds else "", unknown)
             self._categories[text] = found
         return found
@@ -308,9 +316,8 @@ class _Reader:
         if self.grid_children.get(sheet) == AreaLevel.BUILDING and building and building != sheet:
             parsed.fail(sheet, row_no, "楼栋", building, "area_level",
                         f"“{sheet}”已是楼栋，本表的楼栋列应空着", f"'{sheet}' is a building: leave 楼栋 blank")
-        if unit and not building and self.grid_children.get(sheet) != AreaLevel.BUILDING:
-            parsed.fail(sheet, row_no, "单元", unit, "required", "填了单元就要填楼栋",
-                        "a unit needs a building")
+        if unit and not building:
+            self._unit_only.append((row_no, unit))  # an error unless the sheet is a building: known at its end
         for column, value, limit in (("楼栋", building, 100), ("单元", unit, 100), ("房号", room, 50)):
             if len(value) > limit:
                 parsed.fail(sheet, row_no, column, value, "too_long", f"{column}不能超过{limit}个字",

@@ -35,7 +35,10 @@ def domain_error(request, exc: DomainError):
 @api.exception_handler(NinjaValidationError)
 def validation_error(request, exc: NinjaValidationError):
     first = exc.errors[0] if exc.errors else {}
-    loc = [str(p) for p in first.get("loc", []) if p not in ("body", "payload", "query", "path", "params")]
+    loc = [str(p) for p in first.get("loc", [])]
+    if loc[:1] in (["form"], ["file"]):  # multipart sources (the import upload): ["file", "file"] -> "file"
+        loc = loc[1:]
+    loc = [p for p in loc if p not in ("body", "payload", "query", "path", "params")]
     field = ".".join(loc) or None
     reason = first.get("msg", "invalid")
     err = DomainError(code="invalid", status=422, field=field, message_zh=f"字段{field or ''}不合法：{reason}",
