@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "shouwang.core",
     "shouwang.areas",
     "shouwang.accounts",
+    "shouwang.policy",
     "shouwang.people",
     "shouwang.web",
     "shouwang.demo",
@@ -143,3 +144,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# Policy versions: the national files shipped with the code, then a county's local overrides.
+SHOUWANG_POLICY_DIRS = [BASE_DIR / "shouwang" / "policy" / "versions", VAR_DIR / "policy"]

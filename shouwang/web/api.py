@@ -6,6 +6,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from shouwang.accounts.auth import AUTH
+from shouwang.policy.api import router as policy_router
 from shouwang.areas.api import router as areas_router
 from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
@@ -21,6 +22,7 @@ api = NinjaAPI(
 api.add_router("", areas_router)
 api.add_router("", people_router)
 api.add_router("", imports_router)
+api.add_router("", policy_router)
 
 
 def _lang(request) -> str:
