@@ -145,5 +145,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
+# The business date ("YYYY-MM-DD"): empty means today; the demo pins it to a day of 2022 (see core/clock.py).
+SHOUWANG_TODAY = env_str("SHOUWANG_TODAY", "")
+
 # Policy versions: the national files shipped with the code, then a county's local overrides.
 SHOUWANG_POLICY_DIRS = [BASE_DIR / "shouwang" / "policy" / "versions", VAR_DIR / "policy"]

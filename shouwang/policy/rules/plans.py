@@ -154,8 +154,9 @@ def measure_plan(rules: Ruleset, category: str, anchor_date: dt.date, *, found_o
     base, phase_specs, because = _phases_of(rules, spec, original_category)
     offset = rules.param("day1_offset")
     day1 = anchor_date + dt.timedelta(days=offset.value)
+    anchor_rule = {"last_exposure": "D1", "departure_from_area": "D2"}.get(base.anchor, spec.rule)
     because.insert(0, Because(
-        spec.rule, f"{spec.label_zh}：自{ANCHORS[base.anchor][0]}（{_d(anchor_date)}）起算",
+        anchor_rule, f"{spec.label_zh}：自{ANCHORS[base.anchor][0]}（{_d(anchor_date)}）起算",
         f"{spec.label_en}: counted from the {ANCHORS[base.anchor][1]} ({_d(anchor_date)})"))
     because.append(Because(offset.rule, f"第1天为起算日后第{offset.value}天：{_d(day1)}",
                            f"day 1 is {offset.value} day(s) after the anchor: {_d(day1)}"))

@@ -24,7 +24,7 @@ def test_plan_without_a_version_uses_the_one_in_force_on_the_anchor_date(hq_clie
         ("central_quarantine", "2022-07-02", "2022-07-08",
          ["2022-07-02", "2022-07-03", "2022-07-04", "2022-07-06", "2022-07-08"]),
         ("home_health_monitoring", "2022-07-09", "2022-07-11", ["2022-07-11"])]
-    assert body["explanation"][0] == {"rule": "P1", "zh": "密切接触者：自末次暴露（2022-07-01）起算",
+    assert body["explanation"][0] == {"rule": "D1", "zh": "密切接触者：自末次暴露（2022-07-01）起算",
                                       "en": "close contact: counted from the last exposure (2022-07-01)"}
     later = hq_client.post("/api/v1/policy/plan", {"category": "close_contact", "anchor_date": "2022-11-15"},
                            content_type="application/json").json()

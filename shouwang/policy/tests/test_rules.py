@@ -50,7 +50,7 @@ def test_p1_close_contact_7_plus_3_from_last_exposure():
         ("home_health_monitoring", "07-09", "07-11", [("07-11", "pcr")]),
     ]
     assert (plan.rule, plan.ends_on, plan.version) == ("P1", D("2022-07-11"), "V9")
-    assert [b.rule for b in plan.because] == ["P1", "D3", "P1", "P1"]
+    assert [b.rule for b in plan.because] == ["D1", "D3", "P1", "P1"]
     assert plan.because[1].zh == "第1天为起算日后第1天：2022-07-02"
 
 
