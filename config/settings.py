@@ -148,5 +148,8 @@ LOGGING = {
 # The business date ("YYYY-MM-DD"): empty means today; the demo pins it to a day of 2022 (see core/clock.py).
 SHOUWANG_TODAY = env_str("SHOUWANG_TODAY", "")
 
+# Uploaded workbooks waiting for confirmation (default VAR_DIR/imports).
+SHOUWANG_IMPORTS_DIR = env_str("SHOUWANG_IMPORTS_DIR", "")
+
 # Policy versions: the national files shipped with the code, then a county's local overrides.
 SHOUWANG_POLICY_DIRS = [BASE_DIR / "shouwang" / "policy" / "versions", VAR_DIR / "policy"]
