@@ -6,10 +6,10 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from shouwang.accounts.auth import AUTH
-from shouwang.policy.api import router as policy_router
 from shouwang.areas.api import router as areas_router
 from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
+from shouwang.policy.api import router as policy_router
 from shouwang.web.imports_api import router as imports_router
 
 api = NinjaAPI(

@@ -7,10 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from shouwang.accounts.enums import COMMAND_ROLES, Capability
 from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.areas.enums import AreaLevel
+from shouwang.areas.models import Area
 from shouwang.areas.selectors import area_children_with_counts
 from shouwang.core.audit_selectors import AuditFilter
 from shouwang.core.audit_selectors import audit_search as audit_query
@@ -33,6 +37,16 @@ from shouwang.people.services import person_file_open, person_merge
 # Groups a grid worker checks on first (door-to-door services, 敲门行动).
 CARE_TAGS = [PersonTag.ELDERLY_ALONE, PersonTag.BEDRIDDEN, PersonTag.DISABLED, PersonTag.PREGNANT,
              PersonTag.SERIOUSLY_ILL]
+GRID_LEVELS = (AreaLevel.GRID, AreaLevel.MICRO_GRID)
+# What the audit log's object types are called on the page.
+OBJECT_TYPE_LABELS = {
+    "people.person": pgettext_lazy("audit object", "人员档案"),
+    "people.import": _("导入批次"),
+    "accounts.user": _("账号"),
+    "accounts.devicetoken": _("设备令牌"),
+    "areas.area": _("区域"),
+    "areas.household": _("户"),
+}
 
 
 def _ip(request) -> str:
@@ -42,6 +56,24 @@ def _ip(request) -> str:
 def _error_page(request, exc: DomainError):
     return render(request, "web/error.html", {"error": exc, "message": exc.message(request.LANGUAGE_CODE)},
                   status=exc.status)
+
+
+def _crumbs(user, chain: list[Area]) -> list[dict]:
+    """The breadcrumb: areas above the user's jurisdiction as plain text (their pages answer "not found")."""
+    top = jurisdiction_path(user)
+    return [{"area": a, "link": a.path.startswith(top)} for a in chain]
+
+
+def _grid_names(areas: list[Area]) -> dict[int, str]:
+    """The grid (and micro-grid) each area lies in, by area id; an area above the grids keeps its own name."""
+    step = Area.steplen
+    paths = {a.path[: i * step] for a in areas for i in range(1, a.depth + 1)}
+    grids = dict(Area.objects.filter(path__in=paths, level__in=GRID_LEVELS).values_list("path", "name"))
+    names = {}
+    for a in areas:
+        found = [grids[a.path[: i * step]] for i in range(1, a.depth + 1) if a.path[: i * step] in grids]
+        names[a.id] = " / ".join(found) or a.name
+    return names
 
 
 def healthz(request):
@@ -55,6 +87,7 @@ def home(request):
     context = {"area": area, "is_command": user.role in COMMAND_ROLES}
     if area is not None:
         context["chain"] = area_chain(area)
+        context["crumbs"] = _crumbs(user, context["chain"])
         context["children"] = area_children_with_counts(area=area, person_model=Person)
         if user.can(Capability.PERSON_VIEW):
             visible = people_visible_to(user)
@@ -74,8 +107,9 @@ def area_browser(request, area_id: int | None = None):
         return _error_page(request, exc)
     if area is None:
         return render(request, "web/areas.html", {"area": None})
+    chain = area_chain(area)
     return render(request, "web/areas.html", {
-        "area": area, "chain": area_chain(area),
+        "area": area, "chain": chain, "crumbs": _crumbs(request.user, chain),
         "children": area_children_with_counts(area=area, person_model=Person),
         "workers": list(area.workers.all()[:50]),
     })
@@ -101,8 +135,11 @@ def people_search(request):
     except DomainError as exc:
         return _error_page(request, exc)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    people = list(page.object_list)
+    grids = _grid_names([p.area for p in people])
     context = {
-        "filters": filters, "page": page, "rows": [person_row(p, full=False) for p in page.object_list],
+        "filters": filters, "page": page,
+        "rows": [{**person_row(p, full=False), "grid_name": grids[p.area_id]} for p in people],
         "tags": PersonTag.choices, "can_export": request.user.can(Capability.PERSON_EXPORT),
         "query_string": request.GET.urlencode(),
     }
@@ -117,9 +154,10 @@ def person_file(request, person_id: int):
         person = person_file_open(person_id=person_id, actor=request.user, full=full, ip_address=_ip(request))
     except DomainError as exc:
         return _error_page(request, exc)
+    chain = area_chain(person.area)
     return render(request, "web/person.html", {
         "person": person, "row": person_row(person, full=person.show_full), "tags": person_tags(person),
-        "tag_labels": dict(PersonTag.choices), "chain": area_chain(person.area),
+        "tag_labels": dict(PersonTag.choices), "chain": chain, "crumbs": _crumbs(request.user, chain),
         "household_members": list(person.household.members.filter(merged_into__isnull=True).exclude(id=person.id))
         if person.household_id else [],
         "duplicates": [person_row(p, full=False) for p in person_duplicates(user=request.user, person=person)],
@@ -139,7 +177,7 @@ def person_merge_view(request, person_id: int):
         if isinstance(exc, DomainError):
             return _error_page(request, exc)
         return HttpResponse(status=400)
-    messages.success(request, "已合并重复档案")
+    messages.success(request, gettext("已合并重复档案"))
     return redirect("person", person_id=person_id)
 
 
@@ -154,4 +192,5 @@ def audit_search(request):
                           date_from=request.GET.get("date_from", ""), date_to=request.GET.get("date_to", ""))
     page = Paginator(audit_query(user=request.user, filters=filters), 50).get_page(request.GET.get("page"))
     return render(request, "web/audit.html", {"filters": filters, "page": page, "actions": AuditAction.choices,
+                                               "object_types": OBJECT_TYPE_LABELS,
                                                "jurisdiction_path": jurisdiction_path(request.user)})

@@ -15,8 +15,9 @@ from openpyxl import Workbook
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import require
+from shouwang.areas.enums import AreaLevel
 from shouwang.core.errors import DomainError, ValidationFailed
-from shouwang.people.excel import ImportKind, template_workbook
+from shouwang.people.excel import COLUMN_EN, ImportKind, template_workbook
 from shouwang.people.exports import people_export as export_people
 from shouwang.people.imports import import_apply, import_dry_run, import_get, import_targets
 from shouwang.people.selectors import PersonFilter
@@ -99,6 +100,12 @@ def imports_page(request):
     return redirect("import_detail", import_id=report["import_id"])
 
 
+def _report_context(report: dict, **extra) -> dict:
+    return {"report": report, "errors": report["errors"][:ERRORS_SHOWN],
+            "errors_cut": len(report["errors"]) > ERRORS_SHOWN, "level_labels": dict(AreaLevel.choices),
+            "column_en": COLUMN_EN, **extra}
+
+
 @login_required
 @require_GET
 def import_detail(request, import_id: str):
@@ -108,8 +115,7 @@ def import_detail(request, import_id: str):
         return _error_page(request, exc)
     template = "web/imports_result.html" if report["applied"] else "web/imports_report.html"
     applied_at = dt.datetime.fromisoformat(report["result"]["applied_at"]) if report["applied"] else None
-    return render(request, template, {"report": report, "errors": report["errors"][:ERRORS_SHOWN],
-                                      "errors_cut": len(report["errors"]) > ERRORS_SHOWN, "applied_at": applied_at})
+    return render(request, template, _report_context(report, applied_at=applied_at))
 
 
 @login_required
@@ -121,10 +127,8 @@ def import_apply_view(request, import_id: str):
         if exc.code != "import_has_errors" and exc.code != "import_empty":
             return _error_page(request, exc)
         report = import_get(import_id=import_id, actor=request.user)
-        return render(request, "web/imports_report.html", {
-            "report": report, "errors": report["errors"][:ERRORS_SHOWN],
-            "errors_cut": len(report["errors"]) > ERRORS_SHOWN, "error": exc.message(request.LANGUAGE_CODE)},
-            status=exc.status)
+        return render(request, "web/imports_report.html",
+                      _report_context(report, error=exc.message(request.LANGUAGE_CODE)), status=exc.status)
     return redirect("import_detail", import_id=import_id)
 
 
