@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from shouwang.web import views, views_exchange
+from shouwang.web import views, views_exchange, views_policy
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,5 +21,6 @@ urlpatterns = [
     path("imports/<str:import_id>/apply/", views_exchange.import_apply_view, name="import_apply"),
     path("imports/<str:import_id>/errors.xlsx", views_exchange.import_errors_xlsx, name="import_errors"),
     path("people/export.xlsx", views_exchange.people_export, name="people_export"),
+    path("policy/", views_policy.policy_page, name="policy"),
     path("healthz", views.healthz, name="healthz"),
 ]
