@@ -16,6 +16,7 @@ from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
 from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
 from shouwang.areas.selectors import area_children_with_counts
+from shouwang.core import clock
 from shouwang.core.audit_selectors import AuditFilter
 from shouwang.core.audit_selectors import audit_search as audit_query
 from shouwang.core.errors import DomainError
@@ -33,6 +34,8 @@ from shouwang.people.selectors import (
     person_tags,
 )
 from shouwang.people.services import person_file_open, person_merge
+from shouwang.policy.api import area_codes
+from shouwang.policy.selectors import ruleset_in_force
 
 # Groups a grid worker checks on first (door-to-door services, 敲门行动).
 CARE_TAGS = [PersonTag.ELDERLY_ALONE, PersonTag.BEDRIDDEN, PersonTag.DISABLED, PersonTag.PREGNANT,
@@ -85,6 +88,10 @@ def home(request):
     user = request.user
     area = user.jurisdiction
     context = {"area": area, "is_command": user.role in COMMAND_ROLES}
+    try:
+        context["policy"] = ruleset_in_force(clock.today(), area_codes(user))
+    except DomainError:
+        context["policy"] = None
     if area is not None:
         context["chain"] = area_chain(area)
         context["crumbs"] = _crumbs(user, context["chain"])

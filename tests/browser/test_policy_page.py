@@ -9,7 +9,8 @@ pytestmark = pytest.mark.browser
 
 def test_hq_compares_v9_with_v20_and_plans_a_close_contact(live_site, page):
     login(page, live_site, "hq")
-    page.click("text=政策版本")
+    assert page.locator("[data-testid=policy-in-force]").inner_text() == "V9"  # the demo's date is 2022-07-15
+    page.click("nav >> text=政策版本")
     page.wait_for_url(live_site + "/policy/")
     rows = page.locator("[data-testid=policy-versions] tbody tr")
     assert [r.locator("td").first.inner_text().split()[0] for r in rows.all()] == ["V9", "V20", "V20a", "V10"]

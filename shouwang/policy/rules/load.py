@@ -25,6 +25,7 @@ from shouwang.policy.rules.model import (
     CONFIDENCE,
     MEASURES,
     POOL_MODES,
+    RESPONSIBLE_ROLES,
     UNTIL,
     ZONE_KINDS,
     CategorySpec,
@@ -51,6 +52,7 @@ REQUIRED_PARAMS = {
     "code_checks_required": bool,
     "uncounted_case_contexts": list,
     "site_reset_floors": int,
+    "responsible_roles": list,
 }
 
 
@@ -215,6 +217,11 @@ class _Validator:
                              note_en=entry.get("note_en", ""))
         for context in out["uncounted_case_contexts"].value:
             self.choice(context, tuple(CASE_CONTEXTS), "params.uncounted_case_contexts.value")
+        roles = out["responsible_roles"].value
+        for role in roles:
+            self.choice(role, tuple(RESPONSIBLE_ROLES), "params.responsible_roles.value")
+        if not roles or len(set(roles)) != len(roles):
+            self.fail("params.responsible_roles.value", "至少一个角色且不得重复", "at least one role, none repeated")
         unknown = set(table) - set(REQUIRED_PARAMS)
         if unknown:
             self.fail(f"params.{sorted(unknown)[0]}", "未知参数", "unknown parameter")
@@ -262,6 +269,11 @@ class _Validator:
             if not follows and not phases_raw:
                 self.fail(f"{path}.phases", "至少需要一个阶段", "needs at least one phase")
             phases = tuple(self.phase(p, f"{path}.phases[{i}]") for i, p in enumerate(phases_raw))
+            gap = self.data.get("params", {}).get("min_test_gap_hours", {}).get("value", 0)
+            for i, p in enumerate(phases):
+                if p.measure == "three_days_two_tests" and any((b - a) * 24 < gap for a, b in zip(p.tests, p.tests[1:], strict=False)):
+                    self.fail(f"{path}.phases[{i}].tests", f"两次检测间隔须不少于 min_test_gap_hours（{gap}小时）",
+                              f"the tests must be at least min_test_gap_hours ({gap} h) apart")
             open_ended = [i for i, p in enumerate(phases) if p.days is None]
             if open_ended and open_ended != [len(phases) - 1]:
                 self.fail(f"{path}.phases", "只有最后一个阶段可以不定天数", "only the last phase may be open-ended")

@@ -54,6 +54,18 @@ POOL_MODES = {
     "10in1": ("10合1混采", "10-in-1 pooled"),
     "20in1": ("20合1混采", "20-in-1 pooled"),
 }
+# Who can be one of the five people responsible for a person in home quarantine (五包一, §8: local variants).
+RESPONSIBLE_ROLES = {
+    "township_cadre": ("乡镇（街道）包村干部", "township cadre assigned to the village"),
+    "village_cadre": ("村（社区）干部", "village or community cadre"),
+    "grid_worker": ("网格员", "grid worker"),
+    "medical": ("医务人员", "community medical worker"),
+    "police": ("社区民警", "community police officer"),
+    "volunteer": ("志愿者", "volunteer"),
+    "family": ("亲属或朋友", "family member or friend"),
+    "militia": ("民兵", "militia"),
+    "group_head": ("村民小组长", "villager-group head"),
+}
 CASE_STATUSES = ("confirmed", "asymptomatic", "suspected", "first_screen_positive")
 CODE_FLAGS = ("spatio_temporal_companion", "regional_check", "fever_uncleared", "key_person_untested")
 

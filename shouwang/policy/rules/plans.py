@@ -198,6 +198,9 @@ def measure_plan(rules: Ruleset, category: str, anchor_date: dt.date, *, found_o
         phases.append(PlannedPhase(measure=p.measure, start=phase_start, end=end, days=p.days, until=p.until,
                                    tests=tuple(tests), test_every_days=p.test_every_days, colour=p.colour,
                                    credited_days=credited))
+        if p.measure == "three_days_two_tests":
+            gap = rules.param("min_test_gap_hours")
+            because.append(Because(gap.rule, f"两次检测间隔不少于{gap.value}小时", f"the two tests at least {gap.value} h apart"))
         if end is not None:
             because.append(Because(spec.rule, f"{MEASURES[p.measure][0]} {_d(phase_start)} 至 {_d(end)}（{p.days}天）"
                                    + (f"，核酸：{'、'.join(_d(t.on) for t in tests if t.kind == 'pcr')}" if tests else ""),

@@ -112,3 +112,66 @@ def test_sync_keeps_the_previous_valid_version_in_force_when_a_file_breaks(tmp_p
     assert ruleset_in_force(dt.date(2022, 7, 20), ("141027",)).value("lookback_days") == 3
     assert measure_plan(ruleset_in_force(dt.date(2022, 7, 20), ("141027",)), "close_contact",
                         dt.date(2022, 7, 20)).version == "141027-L1"
+
+
+LOCAL_FIVE = """
+[version]
+id = "141027-L2"
+effective_from = 2022-08-01
+base = "V9"
+scope = "141027"
+
+[params.responsible_roles]
+value = ["township_cadre", "village_cadre", "group_head", "family", "medical"]
+rule = "R1-L"
+confidence = "LOC"
+note_zh = "醴陵式五包一"
+
+[params.min_test_gap_hours]
+value = 48
+rule = "P6-L"
+confidence = "LOC"
+
+[categories.low_risk_area_traveller]
+[[categories.low_risk_area_traveller.phases]]
+measure = "three_days_two_tests"
+days = 3
+tests = [1, 3]
+"""
+
+
+def test_a_county_sets_its_own_five_for_one_roles_and_48_hours_between_the_two_tests():
+    rules, _, errors = load_all(texts(**{"local-141027-2.toml": LOCAL_FIVE}))
+    assert errors == []
+    local = rules["141027-L2"]
+    assert local.value("responsible_roles") == ("township_cadre", "village_cadre", "group_head", "family", "medical")
+    assert rules["V9"].value("responsible_roles") == ("village_cadre", "grid_worker", "medical", "police", "volunteer")
+    plan = measure_plan(local, "low_risk_area_traveller", dt.date(2022, 8, 2))
+    assert [t.on for t in plan.tests] == [dt.date(2022, 8, 3), dt.date(2022, 8, 5)]
+    assert ("P6-L", "两次检测间隔不少于48小时") in [(b.rule, b.zh) for b in plan.because]
+
+
+def test_a_gap_the_test_days_cannot_keep_is_refused():
+    broken = LOCAL_FIVE.replace("tests = [1, 3]", "tests = [1, 2]")
+    _, _, errors = load_all(texts(**{"local-141027-2.toml": broken}))
+    assert [(e.file, e.field) for e in errors] == [("local-141027-2.toml",
+                                                    "categories.low_risk_area_traveller.phases[0].tests")]
+    assert errors[0].message_zh.endswith("两次检测间隔须不少于 min_test_gap_hours（48小时）")
+    unknown = LOCAL_FIVE.replace('"family"', '"neighbour"')
+    _, _, errors = load_all(texts(**{"local-141027-2.toml": unknown}))
+    assert errors[0].field == "params.responsible_roles.value"
+
+
+@pytest.mark.django_db
+def test_the_sync_command_reports_and_fails_on_a_broken_file(tmp_path, settings, capsys):
+    from django.core.management import call_command
+
+    (tmp_path / "local.toml").write_text(LOCAL.replace("value = 4", "value = -4"), encoding="utf-8")
+    settings.SHOUWANG_POLICY_DIRS = [VERSIONS, tmp_path]
+    with pytest.raises(SystemExit):
+        call_command("policy_sync")
+    err = capsys.readouterr().err
+    assert "政策文件 local.toml 的 params.lookback_days.value：不能为负数" in err
+    (tmp_path / "local.toml").write_text(LOCAL, encoding="utf-8")
+    call_command("policy_sync")
+    assert "已加载 loaded: 141027-L1" in capsys.readouterr().out
