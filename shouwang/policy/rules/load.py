@@ -53,7 +53,10 @@ REQUIRED_PARAMS = {
     "uncounted_case_contexts": list,
     "site_reset_floors": int,
     "responsible_roles": list,
+    "district_mass_testing": str,
+    "max_tests_per_day": int,
 }
+MASS_TESTING = ("allowed", "outbreak_only", "no")
 
 
 class PolicyFileError(DomainError):
@@ -217,6 +220,7 @@ class _Validator:
                              note_en=entry.get("note_en", ""))
         for context in out["uncounted_case_contexts"].value:
             self.choice(context, tuple(CASE_CONTEXTS), "params.uncounted_case_contexts.value")
+        self.choice(out["district_mass_testing"].value, MASS_TESTING, "params.district_mass_testing.value")
         roles = out["responsible_roles"].value
         for role in roles:
             self.choice(role, tuple(RESPONSIBLE_ROLES), "params.responsible_roles.value")

@@ -194,6 +194,13 @@ def test_p7_prime_high_risk_post_workers_5_days_monitoring():
     assert shape(plan) == [("home_health_monitoring", "11-13", "11-17", [("11-13", "pcr"), ("11-15", "pcr"), ("11-17", "pcr")])]
 
 
+def test_v20_general_no_mass_testing_without_an_outbreak_and_one_test_a_day():
+    assert (V9.value("district_mass_testing"), V20.value("district_mass_testing"), V10.value("district_mass_testing")) \
+        == ("allowed", "outbreak_only", "no")
+    assert (V9.value("max_tests_per_day"), V20.value("max_tests_per_day")) == (2, 1)
+    assert V20.param("max_tests_per_day").rule == "G1"
+
+
 def test_v20_carries_over_what_it_does_not_change():
     assert V20.categories["special_group"] == V9.categories["special_group"]
     assert V20.value("lookback_days") == 2
