@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "shouwang.accounts",
     "shouwang.policy",
     "shouwang.people",
+    "shouwang.status",
+    "shouwang.venues",
     "shouwang.web",
     "shouwang.demo",
 ]

@@ -27,10 +27,14 @@ class Capability(models.TextChoices):
     AREA_EDIT = "area.edit", _("维护区划和网格")
     AUDIT_VIEW = "audit.view", _("查询审计日志")
     USER_MANAGE = "user.manage", _("管理账号和设备令牌")
+    VENUE_MANAGE = "venue.manage", _("登记场所和发放场所码")
+    SCAN_RECORD = "scan.record", _("代扫码和上传扫码记录")
+    VENUE_INSPECT = "venue.inspect", _("查看场所扫码情况")
 
 
 _C = Capability
-_STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT}
+_STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT, _C.VENUE_MANAGE,
+          _C.SCAN_RECORD, _C.VENUE_INSPECT}
 
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
@@ -39,11 +43,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
     Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
     Role.GRID_WORKER: frozenset(_STAFF),
-    Role.SAMPLER: frozenset({_C.PERSON_VIEW}),
+    Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
     Role.LAB: frozenset({_C.PERSON_VIEW}),
     Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL}),
-    Role.CHECKPOINT: frozenset({_C.PERSON_VIEW}),
-    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW}),
+    Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
+    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT}),
     Role.ADMIN: frozenset(set(Capability.values)),
 }
 

@@ -10,6 +10,8 @@ from shouwang.areas.api import router as areas_router
 from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
 from shouwang.policy.api import router as policy_router
+from shouwang.status.api import router as status_router
+from shouwang.venues.api import router as venues_router
 from shouwang.web.imports_api import router as imports_router
 
 api = NinjaAPI(
@@ -23,6 +25,8 @@ api.add_router("", areas_router)
 api.add_router("", people_router)
 api.add_router("", imports_router)
 api.add_router("", policy_router)
+api.add_router("", status_router)
+api.add_router("", venues_router)
 
 
 def _lang(request) -> str:

@@ -67,7 +67,8 @@ RESPONSIBLE_ROLES = {
     "group_head": ("村民小组长", "villager-group head"),
 }
 CASE_STATUSES = ("confirmed", "asymptomatic", "suspected", "first_screen_positive")
-CODE_FLAGS = ("spatio_temporal_companion", "regional_check", "fever_uncleared", "key_person_untested")
+CODE_FLAGS = ("close_contact", "secondary_contact", "spatio_temporal_companion", "regional_check", "fever_uncleared",
+              "key_person_untested", "pool_recheck_pending", "landing_tests_due")
 
 
 @dataclass(frozen=True)

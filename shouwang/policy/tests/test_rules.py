@@ -352,10 +352,12 @@ def test_a_positive_round_blocks_the_step():
 @pytest.mark.parametrize(("facts", "colour", "rule"), [
     ({"case_status": "asymptomatic"}, "red", "K1"),
     ({"measure": "central_quarantine"}, "red", "K2"),
+    ({"flags": ("close_contact",)}, "red", "K2b"),
     ({"zone": "high"}, "red", "K3"),
     ({"measure": "home_health_monitoring"}, "yellow", "K4"),
     ({"zone": "medium"}, "yellow", "K5"),
     ({"flags": ("spatio_temporal_companion",)}, "yellow", "K6"),
+    ({"flags": ("pool_recheck_pending",)}, "yellow", "K6b"),
     ({}, "green", "K7"),
 ])
 def test_code_colour_rules(facts, colour, rule):
