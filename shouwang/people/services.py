@@ -238,7 +238,9 @@ def person_merge(*, keep_id: int, merge_id: int, actor, ip_address: str = "") ->
             qs.filter(tag__in=kept_tags).delete()
         elif model is VaccinationDose:
             qs.filter(dose_number__in=kept_doses).delete()
-        count = qs.update(**{fk: keep})
+        # A domain may say how its rows follow a merge (the append-only scan log stays where it is).
+        hook = getattr(model, "merge_person", None)
+        count = hook(dup, keep) if hook is not None else qs.update(**{fk: keep})
         if count:
             moved[model._meta.label_lower] = count
     filled = {}

@@ -32,6 +32,22 @@ class StatusFact(BaseModel):
                                                name="status_fact_active_unique")]
 
 
+def _merge_facts(duplicate, keep) -> int:
+    active = StatusFact.objects.filter(person=keep, withdrawn_at__isnull=True)
+    same = {(f.kind, f.value, f.source, f.source_id) for f in active}
+    moving = StatusFact.objects.filter(person=duplicate)
+    clash = [f.id for f in moving.filter(withdrawn_at__isnull=True) if (f.kind, f.value, f.source, f.source_id) in same]
+    moving.filter(id__in=clash).delete()
+    count = moving.update(person=keep)
+    from shouwang.status.services import status_refresh
+
+    status_refresh([keep.id, duplicate.id])
+    return count
+
+
+StatusFact.merge_person = staticmethod(_merge_facts)
+
+
 class PersonStatus(models.Model):
     """The colour of a person on `computed_for`, with every reason; recomputed when a fact changes or the day turns."""
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shouwang.areas.models import Area
 from shouwang.core import clock
-from shouwang.core.errors import ValidationFailed
+from shouwang.core.errors import NotFound, ValidationFailed
+from shouwang.policy.models import PolicyVersion
 from shouwang.policy.rules import Ruleset
 from shouwang.policy.rules.model import CASE_STATUSES, CODE_FLAGS, MEASURES, ZONE_KINDS, CodeRule
 from shouwang.policy.selectors import policy_rulesets, ruleset_in_force
@@ -19,6 +21,12 @@ from shouwang.status.models import PersonStatus, StatusFact
 
 ALLOWED_VALUES = {FactKind.MEASURE: tuple(MEASURES), FactKind.CASE: CASE_STATUSES, FactKind.ZONE: ZONE_KINDS,
                   FactKind.FLAG: CODE_FLAGS}
+CHUNK = 900  # ids per IN (...) query: under SQLite's oldest limit of 999 variables
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 @dataclass(frozen=True)
@@ -87,49 +95,141 @@ def _rules_for(person_area_ids: dict[int, int], on: dt.date) -> dict[int, Rulese
     return out
 
 
-def status_refresh(person_ids, *, on: dt.date | None = None) -> dict[int, StatusView]:
-    """Recompute and store the status of these people for the day; people without any current or future fact lose
-    their row (they are green)."""
+def _facts_of(ids) -> dict[int, list]:
+    facts: dict[int, list] = {pid: [] for pid in ids}
+    for f in StatusFact.objects.filter(person_id__in=list(ids), withdrawn_at__isnull=True):
+        facts[f.person_id].append(f)
+    return facts
+
+
+def _area_ids(ids) -> dict[int, int]:
     from shouwang.people.models import Person
 
+    return dict(Person.objects.filter(id__in=list(ids)).values_list("id", "area_id"))
+
+
+def _default_view(rules: Ruleset) -> StatusView:
+    default = rules.codes[-1]
+    return StatusView(default.colour, default.id, default.reason_zh, default.reason_en, None, rules.id, [])
+
+
+def status_refresh(person_ids, *, on: dt.date | None = None) -> dict[int, StatusView]:
+    """Recompute and store the status of these people for the business day; people without any current or future
+    fact lose their row (they are green). Status for a past day (a late scan) is `status_on`, which stores nothing."""
     on = on or clock.today()
     ids = sorted(set(person_ids))
     if not ids:
         return {}
-    facts: dict[int, list] = {pid: [] for pid in ids}
-    for f in StatusFact.objects.filter(person_id__in=ids, withdrawn_at__isnull=True):
-        facts[f.person_id].append(f)
-    rules = _rules_for(dict(Person.objects.filter(id__in=ids).values_list("id", "area_id")), on)
     views, keep, drop = {}, [], []
-    for pid in ids:
-        view = derive(facts[pid], rules[pid], on)
-        views[pid] = view
-        if any(f.until is None or f.until >= on for f in facts[pid]):
-            keep.append(PersonStatus(person_id=pid, colour=view.colour, rule=view.rule, reason_zh=view.reason_zh,
-                                     reason_en=view.reason_en, reasons=view.reasons, changes_on=view.changes_on,
-                                     policy_version=view.policy_version, computed_for=on))
-        else:
-            drop.append(pid)
+    for chunk in _chunks(ids, CHUNK):
+        facts = _facts_of(chunk)
+        rules = _rules_for(_area_ids(chunk), on)
+        for pid in chunk:
+            if pid not in rules:  # no such person (any more): nothing to store
+                drop.append(pid)
+                continue
+            view = derive(facts[pid], rules[pid], on)
+            views[pid] = view
+            if any(f.until is None or f.until >= on for f in facts[pid]):
+                keep.append(PersonStatus(person_id=pid, colour=view.colour, rule=view.rule, reason_zh=view.reason_zh,
+                                         reason_en=view.reason_en, reasons=view.reasons, changes_on=view.changes_on,
+                                         policy_version=view.policy_version, computed_for=on))
+            else:
+                drop.append(pid)
     with transaction.atomic():
-        PersonStatus.objects.filter(person_id__in=drop).delete()
-        PersonStatus.objects.bulk_create(keep, update_conflicts=True, unique_fields=["person"],
+        for chunk in _chunks(drop, CHUNK):
+            PersonStatus.objects.filter(person_id__in=chunk).delete()
+        PersonStatus.objects.bulk_create(keep, batch_size=500, update_conflicts=True, unique_fields=["person"],
                                          update_fields=["colour", "rule", "reason_zh", "reason_en", "reasons",
-                                                        "changes_on", "policy_version", "computed_for"])
+                                                        "changes_on", "policy_version", "computed_for",
+                                                        "computed_at"])
     return views
 
 
+def status_on(pairs) -> dict[tuple[int, dt.date], StatusView]:
+    """The status of people on given days, derived from their facts and stored nowhere (a scan uploaded late is
+    stamped with the colour of its own day). `pairs` are (person id, date); a person that does not exist, or a day
+    no policy version covers, is left out of the answer."""
+    by_day: dict[dt.date, set[int]] = {}
+    for pid, day in pairs:
+        by_day.setdefault(day, set()).add(pid)
+    out: dict[tuple[int, dt.date], StatusView] = {}
+    everyone = sorted(set().union(*by_day.values())) if by_day else []
+    for chunk in _chunks(everyone, CHUNK):
+        facts = _facts_of(chunk)
+        areas = _area_ids(chunk)
+        for day, pids in by_day.items():
+            wanted = {pid: areas[pid] for pid in chunk if pid in pids and pid in areas}
+            if not wanted:
+                continue
+            try:
+                rules = _rules_for(wanted, day)
+            except NotFound:  # a day before any policy version took effect: no colour to give
+                continue
+            defaults: dict[str, StatusView] = {}
+            for pid in wanted:
+                if facts[pid]:
+                    out[(pid, day)] = derive(facts[pid], rules[pid], day)
+                else:
+                    ruleset = rules[pid]
+                    if ruleset.id not in defaults:
+                        defaults[ruleset.id] = _default_view(ruleset)
+                    out[(pid, day)] = defaults[ruleset.id]
+    return out
+
+
+def _status_sql() -> str:
+    """One round trip for the door: the person's stored row and the freshness of the policy versions (the same key
+    policy_rulesets() checks), so a person without a row (green) costs no further query."""
+    ps, pv = PersonStatus._meta, PolicyVersion._meta
+    cols = ", ".join(f"ps.{ps.get_field(f).column}" for f in ROW_FIELDS)
+    return (f"SELECT {cols}, (SELECT MAX(updated_at) FROM {pv.db_table}), (SELECT MAX(id) FROM {pv.db_table}), "
+            f"(SELECT COUNT(*) FROM {pv.db_table}) FROM (SELECT 1 AS one) one "
+            f"LEFT JOIN {ps.db_table} ps ON ps.{ps.get_field('person').column} = %s")
+
+
+ROW_FIELDS = ("colour", "rule", "reason_zh", "reason_en", "changes_on", "policy_version", "reasons", "computed_for")
+_STATUS_SQL: list[str] = []
+_defaults: dict = {"key": None, "views": {}}  # the default (green) view per day, for one state of the policy table
+
+
+def _as_date(value) -> dt.date | None:
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _default_for(person_id: int, on: dt.date, policy_key: tuple) -> StatusView:
+    if _defaults["key"] != policy_key:
+        _defaults.update(key=policy_key, views={})
+    views = _defaults["views"]
+    if on not in views:
+        overrides = any(r.scope for r in policy_rulesets().values())
+        views[on] = None if overrides else _default_view(ruleset_in_force(on))
+    if views[on] is not None:
+        return views[on]
+    rules = _rules_for(_area_ids([person_id]), on)  # a county override may have its own default rule
+    return _default_view(rules[person_id] if person_id in rules else ruleset_in_force(on))
+
+
 def status_get(person_id: int, *, on: dt.date | None = None) -> StatusView:
-    """A person's status today: the stored row if it is today's, else recomputed (one row read in the common case)."""
-    on = on or clock.today()
-    row = PersonStatus.objects.filter(person_id=person_id).first()
-    if row is None:
-        national = ruleset_in_force(on)
-        default = national.codes[-1]
-        return StatusView(default.colour, default.id, default.reason_zh, default.reason_en, None, national.id, [])
-    if row.computed_for != on:
+    """A person's status: today's from the stored row (one query, also for a green person without a row), recomputed
+    and stored when the row is from an earlier day; another day's is derived from the facts and not stored."""
+    today = clock.today()
+    on = on or today
+    if on != today:
+        view = status_on([(person_id, on)]).get((person_id, on))
+        return view if view is not None else _default_view(ruleset_in_force(on))
+    if not _STATUS_SQL:
+        _STATUS_SQL.append(_status_sql())
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS_SQL[0], [person_id])
+        *row, max_updated, max_id, count = cursor.fetchone()
+    colour, rule, reason_zh, reason_en, changes_on, version, reasons, computed_for = row
+    if colour is None:  # no current or future fact: the default rule (green)
+        return _default_for(person_id, on, (str(max_updated), max_id, count))
+    if _as_date(computed_for) != on:
         return status_refresh([person_id], on=on)[person_id]
-    return StatusView(row.colour, row.rule, row.reason_zh, row.reason_en, row.changes_on, row.policy_version,
-                      row.reasons)
+    return StatusView(colour, rule, reason_zh, reason_en, _as_date(changes_on), version,
+                      json.loads(reasons) if isinstance(reasons, str | bytes) else reasons)
 
 
 def _check(kind: str, value: str) -> None:
@@ -151,18 +251,21 @@ def fact_publish(*, person_ids, kind: str, value: str, since: dt.date, until: dt
         raise ValidationFailed(field="until", code="until_before_since", message_zh="结束日期不能早于开始日期",
                                message_en="until cannot be before since")
     ids = sorted(set(person_ids))
-    existing = {f.person_id: f for f in StatusFact.objects.filter(person_id__in=ids, kind=kind, value=value,
-                                                                   source=source, source_id=source_id,
-                                                                   withdrawn_at__isnull=True)}
+    existing: dict[int, StatusFact] = {}
+    for chunk in _chunks(ids, CHUNK):
+        existing.update((f.person_id, f) for f in StatusFact.objects.filter(
+            person_id__in=chunk, kind=kind, value=value, source=source, source_id=source_id,
+            withdrawn_at__isnull=True))
+    now = timezone.now()
     changed = []
     for f in existing.values():
         if (f.since, f.until, f.note) != (since, until, note):
-            f.since, f.until, f.note = since, until, note
+            f.since, f.until, f.note, f.updated_at = since, until, note, now
             changed.append(f)
-    StatusFact.objects.bulk_update(changed, ["since", "until", "note", "updated_at"])
+    StatusFact.objects.bulk_update(changed, ["since", "until", "note", "updated_at"], batch_size=500)
     StatusFact.objects.bulk_create([StatusFact(person_id=pid, kind=kind, value=value, since=since, until=until,
                                                source=source, source_id=source_id, note=note)
-                                    for pid in ids if pid not in existing])
+                                    for pid in ids if pid not in existing], batch_size=500)
     status_refresh(ids)
     return len(ids)
 
@@ -172,9 +275,14 @@ def fact_withdraw(*, source: str, source_id: str = "", person_ids=None) -> int:
     """Withdraw the facts a source published (e.g. a zone lifted, a recheck negative)."""
     qs = StatusFact.objects.filter(source=source, source_id=source_id, withdrawn_at__isnull=True)
     if person_ids is not None:
-        qs = qs.filter(person_id__in=list(person_ids))
+        wanted = sorted(set(person_ids))
+        if len(wanted) > CHUNK:
+            return sum(fact_withdraw(source=source, source_id=source_id, person_ids=chunk)
+                       for chunk in _chunks(wanted, CHUNK))
+        qs = qs.filter(person_id__in=wanted)
     ids = list(qs.values_list("person_id", flat=True))
-    qs.update(withdrawn_at=timezone.now())
+    now = timezone.now()
+    qs.update(withdrawn_at=now, updated_at=now)
     status_refresh(ids)
     return len(ids)
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from ninja import Router, Schema, Status
+from django.utils import timezone
+from ninja import File, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from shouwang.core.idempotency import idempotent
 from shouwang.core.masking import mask_name
 from shouwang.venues import selectors
-from shouwang.venues.enums import ScanMethod
 from shouwang.venues.services import (
+    ScanResult,
     VenueInput,
-    person_by_token,
     scan_batch,
-    scan_record,
+    scan_by_tokens,
+    scan_file_import,
     venue_close,
     venue_code_reissue,
     venue_create,
@@ -50,10 +53,12 @@ class VenueOut(Schema):
 
 
 def venue_out(venue) -> dict:
+    codes = getattr(venue, "active_codes", None)  # prefetched by the list
+    code = codes[0] if codes else venue_current_code(venue)
     return {"id": venue.id, "name": venue.name, "category": venue.category,
             "category_label": str(venue.get_category_display()), "area_id": venue.area_id,
             "area_name": venue.area.name, "address": venue.address, "status": venue.status,
-            "token": venue_current_code(venue).token}
+            "token": code.token}
 
 
 class ScanIn(Schema):
@@ -65,7 +70,56 @@ class ScanIn(Schema):
 
 
 class BatchIn(Schema):
-    lines: list[dict]
+    lines: list[Any]  # each line is checked on its own: a malformed one is listed, the others are kept
+
+
+class ReasonOut(Schema):
+    rule: str
+    colour: str
+    reason_zh: str
+    reason_en: str
+    since: str | None
+    until: str | None
+
+
+class ScanOut(Schema):
+    scan_id: int
+    duplicate: bool
+    venue_id: int
+    venue: str
+    person: str
+    scanned_at: str
+    temperature: float | None
+    method: str
+    colour: str
+    rule: str
+    reason_zh: str
+    reason_en: str
+    changes_on: str | None
+    policy_version: str
+    reasons: list[ReasonOut]
+
+
+class BatchErrorOut(Schema):
+    line: int
+    client_ref: str
+    code: str
+    field: str | None
+    zh: str
+    en: str
+
+
+class BatchOut(Schema):
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[BatchErrorOut]
+
+
+class ImportOut(BatchOut):
+    file_name: str
+    sha256: str
+    rows: int
 
 
 @router.post("/venues", response={201: VenueOut}, summary="登记场所并发码 Register a venue and issue its code")
@@ -76,7 +130,8 @@ def create_venue(request, payload: VenueIn):
 
 @router.get("/venues", response=list[VenueOut], summary="辖区内的场所 Venues in the jurisdiction")
 def list_venues(request, area_id: int | None = None, q: str = "", limit: int = 100):
-    return [venue_out(v) for v in selectors.venues_visible(user=request.auth, area_id=area_id, q=q)[:min(limit, 500)]]
+    venues = selectors.venues_visible(user=request.auth, area_id=area_id, q=q, with_codes=True)
+    return [venue_out(v) for v in venues[:max(1, min(limit, 500))]]
 
 
 @router.get("/venues/{int:venue_id}", response=VenueOut, summary="场所 A venue")
@@ -95,23 +150,39 @@ def close(request, venue_id: int):
     return venue_out(venue_close(actor=request.auth, venue_id=venue_id))
 
 
-@router.post("/scans", summary="扫码 Record a scan and answer the status (reverse scan by staff or a venue device)")
+def scan_answer(result: ScanResult) -> dict:
+    """What the door shows: where, who (masked), the colour with its reasons and the day it should change. The
+    reasons name the rule and its dates, not the source or notes of the facts behind it."""
+    scan = result.scan
+    view = result.status.as_dict()
+    view["reasons"] = [{k: r.get(k) for k in ("rule", "colour", "reason_zh", "reason_en", "since", "until")}
+                       for r in view["reasons"]]
+    return {"scan_id": scan.id, "duplicate": result.duplicate, "venue_id": scan.venue_id, "venue": scan.venue.name,
+            "person": mask_name(scan.person.name), "scanned_at": timezone.localtime(scan.scanned_at).isoformat(),
+            "temperature": float(scan.temperature) if scan.temperature is not None else None,
+            "method": scan.method, **view}
+
+
+@router.post("/scans", response={200: ScanOut, 201: ScanOut}, summary="扫码 Record a scan at a venue and answer the person's status with its reasons "
+                               "(201; 200 with duplicate=true for a client_ref already recorded)")
 def scan(request, payload: ScanIn):
     def produce():
-        person = person_by_token(payload.person_token)
-        result = scan_record(venue_token=payload.venue_token, person=person, method=ScanMethod.REVERSE,
-                             actor=request.auth, scanned_at=payload.scanned_at, temperature=payload.temperature,
-                             client_ref=payload.client_ref)
-        body = {"scan_id": result.scan.id, "duplicate": result.duplicate, "venue": result.scan.venue.name,
-                "person": mask_name(person.name), "scanned_at": result.scan.scanned_at.isoformat(),
-                **result.status.as_dict()}
-        body.pop("reasons")
-        return (200 if result.duplicate else 201), body
+        result = scan_by_tokens(actor=request.auth, venue_token=payload.venue_token,
+                                person_token=payload.person_token, scanned_at=payload.scanned_at,
+                                temperature=payload.temperature, client_ref=payload.client_ref)
+        return (200 if result.duplicate else 201), scan_answer(result)
 
     return Status(*idempotent(request, produce))
 
 
-@router.post("/scans/batch", summary="批量上传扫码记录 Upload scans from a device that was offline")
+@router.post("/scans/batch", response=BatchOut,
+             summary="批量上传扫码记录 Upload scans from a device that was offline (good lines kept, bad ones listed)")
 def batch(request, payload: BatchIn):
-    report = scan_batch(actor=request.auth, lines=payload.lines)
-    return {"accepted": report.accepted, "duplicates": report.duplicates, "errors": report.errors}
+    return scan_batch(actor=request.auth, lines=payload.lines).as_dict()
+
+
+@router.post("/scans/import", response=ImportOut,
+             summary="导入扫码记录文件 Import scans from a CSV or .xlsx file (场所码, 个人码, 扫码时间, 体温, 流水号)")
+def import_scans(request, file: File[UploadedFile]):
+    return scan_file_import(actor=request.auth, upload=file, file_name=file.name,
+                            ip_address=request.META.get("REMOTE_ADDR", ""))

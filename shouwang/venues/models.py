@@ -75,3 +75,8 @@ class Scan(models.Model):
                    models.Index(fields=["scanned_at"])]
         constraints = [models.UniqueConstraint(fields=["recorded_by", "client_ref"], condition=~models.Q(client_ref=""),
                                                name="scan_client_ref_unique")]
+
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        """Scans are evidence and never rewritten: they stay with the merged file, which points at the kept one."""
+        return 0

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import io
+import re
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
@@ -20,13 +25,19 @@ from shouwang.core.errors import DomainError, NotFound, ValidationFailed
 from shouwang.core.models import AuditAction
 from shouwang.people.identifiers import normalize_mobile
 from shouwang.people.models import Person
-from shouwang.status.services import StatusView, status_get
+from shouwang.status.services import StatusView, status_get, status_on
 from shouwang.venues.enums import ScanMethod, VenueCategory, VenueStatus
 from shouwang.venues.models import PersonCode, Scan, Venue, VenueCode
+from shouwang.venues.selectors import door_lookup
 
 TEMPERATURE_RANGE = (Decimal("34.0"), Decimal("43.0"))
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)  # a scan may not be stamped later than now + this
 MAX_SCAN_AGE = dt.timedelta(days=7)  # devices that were offline may upload up to a week late
+MAX_CLIENT_REF = 64
+MAX_BATCH_LINES = 5000  # one device upload
+MAX_IMPORT_ROWS = 200_000  # one file
+CHUNK = 900  # values per IN (...) query
+INSERT_CHUNK = 2000  # scans per write transaction
 VENUE_LEVELS = (AreaLevel.GRID, AreaLevel.MICRO_GRID, AreaLevel.COMPOUND, AreaLevel.BUILDING)
 
 
@@ -130,49 +141,99 @@ def person_code_get_or_issue(person: Person) -> PersonCode:
 # ---- scanning -----------------------------------------------------------------------------------------------
 
 
-def venue_by_token(token: str) -> Venue:
-    code = VenueCode.objects.select_related("venue").filter(token=(token or "").strip()).first()
-    if code is None:
+def _check_place_code(*, exists: bool, revoked: bool = False, venue_status: str | None = None) -> None:
+    if not exists:
         raise DomainError(code="unknown_venue_code", status=404, field="venue_token",
                           message_zh="场所码无效", message_en="unknown place code")
-    if code.revoked_at is not None:
+    if revoked:
         raise DomainError(code="revoked_venue_code", status=410, field="venue_token",
                           message_zh="该场所码已作废，请扫描场所张贴的新码",
                           message_en="this place code was revoked; scan the venue's new code")
-    if code.venue.status != VenueStatus.ACTIVE:
+    if venue_status != VenueStatus.ACTIVE:
         raise DomainError(code="venue_closed", status=409, field="venue_token",
                           message_zh="该场所已关闭", message_en="this venue is closed")
+
+
+def _venue_of(code: VenueCode | None) -> Venue:
+    _check_place_code(exists=code is not None, revoked=code is not None and code.revoked_at is not None,
+                      venue_status=code.venue.status if code is not None else None)
     return code.venue
 
 
+def _unknown_person() -> DomainError:
+    return DomainError(code="unknown_person_code", status=404, field="person_token",
+                       message_zh="个人码无效", message_en="unknown personal code")
+
+
+def venue_by_token(token: str) -> Venue:
+    token = str(token or "").strip()
+    return _venue_of(VenueCode.objects.select_related("venue").filter(token=token).first() if token else None)
+
+
 def person_by_token(token: str) -> Person:
-    code = PersonCode.objects.select_related("person").filter(token=(token or "").strip(),
-                                                                revoked_at__isnull=True).first()
+    token = str(token or "").strip()
+    code = (PersonCode.objects.select_related("person").filter(token=token, revoked_at__isnull=True).first()
+            if token else None)
     if code is None or code.person.merged_into_id is not None:
-        raise DomainError(code="unknown_person_code", status=404, field="person_token",
-                          message_zh="个人码无效", message_en="unknown personal code")
+        raise _unknown_person()
     return code.person
 
 
-def _when(scanned_at: dt.datetime | None, now: dt.datetime, field_name: str = "scanned_at") -> dt.datetime:
-    if scanned_at is None:
-        return now
-    if timezone.is_naive(scanned_at):
-        scanned_at = timezone.make_aware(scanned_at)
-    if scanned_at > now + MAX_CLOCK_SKEW:
-        raise ValidationFailed(field=field_name, code="in_future", message_zh="扫码时间晚于当前时间",
+def _client_ref(value) -> str:
+    if isinstance(value, float) and value.is_integer():  # a number typed into a spreadsheet
+        value = int(value)
+    ref = "" if value is None else str(value).strip()
+    if len(ref) > MAX_CLIENT_REF:
+        raise ValidationFailed(field="client_ref", code="too_long", message_zh=f"设备流水号不能超过{MAX_CLIENT_REF}个字符",
+                               message_en=f"client_ref must be at most {MAX_CLIENT_REF} characters")
+    return ref
+
+
+TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")  # also unpadded
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _scan_time(value, now: dt.datetime) -> dt.datetime:
+    """A scan time from a device or a file, checked against the business clock: not later than now plus the clock
+    skew a device may have, not older than a week."""
+    if isinstance(value, str):
+        value = _parse_time(value.strip())
+        if value is None:
+            raise ValidationFailed(field="scanned_at", code="invalid", message_zh="扫码时间格式不对，应为“2022-07-15 09:30:00”",
+                                   message_en="scanned_at is not a date and time like 2022-07-15T09:30:00")
+    if not isinstance(value, dt.datetime):
+        raise ValidationFailed(field="scanned_at", code="invalid", message_zh="扫码时间应为日期和时间",
+                               message_en="scanned_at must be a date and time")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > now + MAX_CLOCK_SKEW:
+        raise ValidationFailed(field="scanned_at", code="in_future", message_zh="扫码时间晚于当前时间",
                                message_en="the scan time is in the future")
-    if scanned_at < now - MAX_SCAN_AGE:
-        raise ValidationFailed(field=field_name, code="too_old", message_zh="扫码时间早于7天前，不再接收",
+    if value < now - MAX_SCAN_AGE:
+        raise ValidationFailed(field="scanned_at", code="too_old", message_zh="扫码时间早于7天前，不再接收",
                                message_en="scans older than 7 days are not accepted")
-    return scanned_at
+    return value
 
 
 def _temperature(value) -> Decimal | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):
+        value = "x"  # not a number, whatever Python thinks
     try:
-        t = Decimal(str(value)).quantize(Decimal("0.1"))
+        t = Decimal(str(value).strip()).quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
         raise ValidationFailed(field="temperature", code="invalid", message_zh="体温应为数字",
                                message_en="the temperature must be a number") from None
@@ -182,6 +243,16 @@ def _temperature(value) -> Decimal | None:
     return t
 
 
+def _recorder(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _by_ref(actor, refs) -> QuerySet[Scan]:
+    """This recorder's scans with these device references. The exclude repeats the partial unique index's
+    condition so that SQLite (and PostgreSQL) answer from that index instead of reading the log."""
+    return Scan.objects.filter(recorded_by=actor, client_ref__in=list(refs)).exclude(client_ref="")
+
+
 @dataclass
 class ScanResult:
     scan: Scan
@@ -189,30 +260,106 @@ class ScanResult:
     duplicate: bool = False
 
 
+def _day_status(person_id: int, when: dt.datetime) -> StatusView:
+    try:
+        return status_get(person_id, on=timezone.localdate(when))
+    except NotFound:  # a day before any policy version took effect: today's status
+        return status_get(person_id)
+
+
+def _duplicate_of(actor, ref: str) -> ScanResult | None:
+    recorder = _recorder(actor)
+    if not ref or recorder is None:
+        return None
+    found = _by_ref(recorder, [ref]).select_related("venue", "person").first()
+    return None if found is None else ScanResult(found, _day_status(found.person_id, found.scanned_at), True)
+
+
+_INSERT_FIELDS = ("venue", "person", "scanned_at", "received_at", "method", "temperature", "colour", "recorded_by",
+                  "client_ref")
+_INSERT_SQL: list[str] = []
+
+
+def scan_insert(scan: Scan) -> Scan:
+    """Append one scan with a prepared INSERT (the ORM's save() costs more than the write itself on the door's
+    path); values are prepared by the model's own fields, so they are stored exactly as save() would."""
+    if not connection.features.can_return_columns_from_insert:  # pragma: no cover - SQLite < 3.35
+        scan.save(force_insert=True)
+        return scan
+    fields = [Scan._meta.get_field(name) for name in _INSERT_FIELDS]
+    if not _INSERT_SQL:
+        qn = connection.ops.quote_name
+        _INSERT_SQL.append(f"INSERT INTO {qn(Scan._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+                           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Scan._meta.pk.column)}")
+    values = [f.get_db_prep_save(getattr(scan, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL[0], values)
+        scan.pk = cursor.fetchone()[0]
+    scan._state.adding = False
+    return scan
+
+
+def _record(*, actor, venue: Venue, person: Person, method: str, scanned_at, temperature, ref: str) -> ScanResult:
+    now = clock.now()
+    when = now if scanned_at is None else _scan_time(scanned_at, now)
+    temp = _temperature(temperature)
+    status = _day_status(person.id, when)
+    recorder = _recorder(actor)
+    scan = Scan(venue=venue, person=person, scanned_at=when, received_at=timezone.now(), method=method,
+                temperature=temp, colour=status.colour, recorded_by=recorder, client_ref=ref)
+    try:
+        if connection.in_atomic_block:  # a savepoint, so a clash leaves the caller's transaction usable
+            with transaction.atomic():
+                scan_insert(scan)
+        else:  # one statement commits on its own
+            scan_insert(scan)
+    except IntegrityError:
+        found = _duplicate_of(actor, ref)  # the same device reference arrived twice at the same moment
+        if found is None:
+            raise
+        return found
+    return ScanResult(scan, status)
+
+
 def scan_record(*, venue_token: str, person: Person, method: str, actor=None, scanned_at: dt.datetime | None = None,
                 temperature=None, client_ref: str = "") -> ScanResult:
-    """Record one entry and answer the person's status, in one round trip. A retry with the same device reference
-    returns the first scan."""
-    venue = venue_by_token(venue_token)
-    if method in (ScanMethod.REVERSE, ScanMethod.BATCH, ScanMethod.IMPORT):
+    """Record one entry of a known person and answer their status, in one round trip. A retry with the same device
+    reference returns the first scan (duplicate=True) and stores nothing."""
+    if method != ScanMethod.SELF:
         require(actor, Capability.SCAN_RECORD, "代扫码", "record scans for others")
-    now = timezone.now()
-    when = _when(scanned_at, clock.now() if scanned_at is None else now)
-    temp = _temperature(temperature)
-    if client_ref and actor is not None:
-        found = Scan.objects.filter(recorded_by=actor, client_ref=client_ref).first()
-        if found is not None:
-            return ScanResult(found, status_get(found.person_id), duplicate=True)
-    status = status_get(person.id, on=timezone.localdate(when) if scanned_at else None)
-    try:
-        with transaction.atomic():
-            scan = Scan.objects.create(venue=venue, person=person, scanned_at=when, method=method, temperature=temp,
-                                       colour=status.colour, recorded_by=actor if getattr(actor, "pk", None) else None,
-                                       client_ref=client_ref[:64])
-    except IntegrityError:
-        scan = Scan.objects.get(recorded_by=actor, client_ref=client_ref)
-        return ScanResult(scan, status_get(scan.person_id), duplicate=True)
-    return ScanResult(scan, status)
+    ref = _client_ref(client_ref)
+    found = _duplicate_of(actor, ref)
+    if found is not None:
+        return found
+    venue = venue_by_token(venue_token)
+    return _record(actor=actor, venue=venue, person=person, method=method, scanned_at=scanned_at,
+                   temperature=temperature, ref=ref)
+
+
+def scan_by_tokens(*, actor, venue_token: str, person_token: str, scanned_at=None, temperature=None,
+                   client_ref: str = "", method: str = ScanMethod.REVERSE) -> ScanResult:
+    """The door scan: a staff member's phone or a venue device reads the person's code at a venue. Checks, in
+    order: who may record, a retry (same device reference: the first scan is answered), the place code, the
+    personal code, the time, the temperature. The status is the one of the scan's day. The reads before the write
+    are one query (selectors.door_lookup) and the status one more (the materialised row)."""
+    require(actor, Capability.SCAN_RECORD, "代扫码", "record scans for others")
+    ref = _client_ref(client_ref)
+    recorder = _recorder(actor)
+    found = door_lookup(recorder_id=recorder.pk if recorder else None, client_ref=ref,
+                        venue_token=str(venue_token or "").strip(), person_token=str(person_token or "").strip())
+    if found.duplicate_id is not None:
+        scan = Scan.objects.select_related("venue", "person").get(id=found.duplicate_id)
+        return ScanResult(scan, _day_status(scan.person_id, scan.scanned_at), duplicate=True)
+    _check_place_code(exists=found.code_id is not None, revoked=found.code_revoked, venue_status=found.venue_status)
+    if found.person_id is None or found.person_merged:
+        raise _unknown_person()
+    venue = Venue(id=found.venue_id, name=found.venue_name, status=found.venue_status)
+    person = Person(id=found.person_id, name=found.person_name)
+    return _record(actor=actor, venue=venue, person=person, method=method, scanned_at=scanned_at,
+                   temperature=temperature, ref=ref)
+
+
+# ---- many scans at once: a device's offline batch, a file ------------------------------------------------------
 
 
 @dataclass
@@ -221,53 +368,239 @@ class BatchReport:
     duplicates: int = 0
     errors: list[dict] = field(default_factory=list)
 
+    def fail(self, line: int, ref: str, exc: DomainError) -> None:
+        self.errors.append({"line": line, "client_ref": ref, "code": exc.code, "field": exc.field,
+                            "zh": exc.message_zh, "en": exc.message_en})
 
-def scan_batch(*, actor, lines: list[dict], method: str = ScanMethod.BATCH) -> BatchReport:
-    """Scans uploaded by a venue device that was offline: each line is checked on its own; good lines are kept,
-    bad ones listed with the field and the reason; a line seen before (same device reference) is not stored again."""
-    require(actor, Capability.SCAN_RECORD, "上传扫码记录", "upload scans")
-    report = BatchReport()
-    now = timezone.now()
-    venues: dict[str, Venue] = {}
-    people: dict[str, Person] = {}
-    rows: list[Scan] = []
-    refs = [str(line.get("client_ref") or "") for line in lines]
-    seen = set(Scan.objects.filter(recorded_by=actor, client_ref__in=[r for r in refs if r])
-               .values_list("client_ref", flat=True))
-    in_batch: set[str] = set()
-    for index, line in enumerate(lines, start=1):
-        ref = str(line.get("client_ref") or "")[:64]
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": len(self.errors),
+                "errors": self.errors}
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _venues_by_token(tokens: set[str]) -> dict[str, Venue | DomainError]:
+    codes: dict[str, VenueCode] = {}
+    for chunk in _chunks(sorted(tokens), CHUNK):
+        codes.update((c.token, c) for c in VenueCode.objects.select_related("venue").filter(token__in=chunk))
+    out: dict[str, Venue | DomainError] = {}
+    for token in tokens:
         try:
+            out[token] = _venue_of(codes.get(token))
+        except DomainError as exc:
+            out[token] = exc
+    return out
+
+
+def _people_by_token(tokens: set[str]) -> dict[str, int]:
+    """Person id per live personal code (codes of people merged into another are not live)."""
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(tokens), CHUNK):
+        out.update(PersonCode.objects.filter(token__in=chunk, revoked_at__isnull=True,
+                                             person__merged_into__isnull=True).values_list("token", "person_id"))
+    return out
+
+
+def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchReport:
+    """Check every line on its own, then store the good ones in short transactions. A line whose device reference
+    this recorder has sent before (or earlier in the same upload) is a duplicate and is not stored again."""
+    report = BatchReport()
+    now = clock.now()
+    parsed: list[tuple[int, str, dict]] = []
+    for number, line in lines:
+        if not isinstance(line, dict):
+            report.fail(number, "", DomainError(code="malformed_line", status=422, field=None,
+                                                message_zh="该行不是一条扫码记录（应为含场所码、个人码、扫码时间的对象）",
+                                                message_en="the line is not a scan (an object with venue_token, "
+                                                           "person_token and scanned_at)"))
+            continue
+        try:
+            ref = _client_ref(line.get("client_ref"))
             if not ref:
                 raise ValidationFailed(field="client_ref", code="required", message_zh="缺少设备流水号",
                                        message_en="client_ref is required")
-            if ref in seen or ref in in_batch:
-                report.duplicates += 1
-                continue
-            token = str(line.get("venue_token") or "")
-            if token not in venues:
-                venues[token] = venue_by_token(token)
-            ptoken = str(line.get("person_token") or "")
-            if ptoken not in people:
-                people[ptoken] = person_by_token(ptoken)
+        except DomainError as exc:
+            report.fail(number, "", exc)
+            continue
+        parsed.append((number, ref, line))
+
+    seen: set[str] = set()
+    for chunk in _chunks(sorted({ref for _, ref, _ in parsed}), CHUNK):
+        seen.update(_by_ref(actor, chunk).values_list("client_ref", flat=True))
+    venues = _venues_by_token({str(line.get("venue_token") or "").strip() for _, _, line in parsed})
+    people = _people_by_token({str(line.get("person_token") or "").strip() for _, _, line in parsed})
+
+    good: list[Scan] = []
+    for number, ref, line in parsed:
+        if ref in seen:
+            report.duplicates += 1
+            continue
+        try:
+            venue = venues[str(line.get("venue_token") or "").strip()]
+            if isinstance(venue, DomainError):
+                raise venue
+            person_id = people.get(str(line.get("person_token") or "").strip())
+            if person_id is None:
+                raise _unknown_person()
             when = line.get("scanned_at")
-            if isinstance(when, str):
-                try:
-                    when = dt.datetime.fromisoformat(when)
-                except ValueError:
-                    raise ValidationFailed(field="scanned_at", code="invalid", message_zh="扫码时间格式不对",
-                                           message_en="scanned_at is not an ISO date-time") from None
-            if when is None:
+            if when is None or when == "":
                 raise ValidationFailed(field="scanned_at", code="required", message_zh="缺少扫码时间",
                                        message_en="scanned_at is required")
-            rows.append(Scan(venue=venues[token], person=people[ptoken], scanned_at=_when(when, now), method=method,
-                             temperature=_temperature(line.get("temperature")), colour="", recorded_by=actor,
-                             client_ref=ref))
-            in_batch.add(ref)
+            scan = Scan(venue=venue, person_id=person_id, scanned_at=_scan_time(when, now), method=method,
+                        temperature=_temperature(line.get("temperature")), colour="",
+                        recorded_by=_recorder(actor), client_ref=ref)
         except DomainError as exc:
-            report.errors.append({"line": index, "client_ref": ref, "code": exc.code, "field": exc.field,
-                                  "zh": exc.message_zh, "en": exc.message_en})
-    with transaction.atomic():
-        created = Scan.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-    report.accepted = len(created)
+            report.fail(number, ref, exc)
+            continue
+        seen.add(ref)
+        good.append(scan)
+
+    # The colour each person had on the day of their scan, derived in bulk (stored nowhere).
+    days = {(s.person_id, timezone.localdate(s.scanned_at)) for s in good}
+    views = status_on(days)
+    for s in good:
+        view = views.get((s.person_id, timezone.localdate(s.scanned_at)))
+        s.colour = view.colour if view is not None else ""
+
+    for chunk in _chunks(good, INSERT_CHUNK):
+        with transaction.atomic():  # short: the door scans of other devices wait for the write lock meanwhile
+            already = set(_by_ref(actor, [s.client_ref for s in chunk]).values_list("client_ref", flat=True))
+            fresh = [s for s in chunk if s.client_ref not in already]
+            Scan.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
+        report.accepted += len(fresh)
+        report.duplicates += len(chunk) - len(fresh)
+    report.errors.sort(key=lambda e: e["line"])
     return report
+
+
+def scan_batch(*, actor, lines: list, method: str = ScanMethod.BATCH) -> BatchReport:
+    """Scans uploaded by a venue device that was offline: each line is checked on its own; good lines are kept,
+    bad ones listed with their number (from 1), the field and the reason; a line seen before (same device reference
+    from the same device account) is not stored again, so a retried upload stores nothing twice."""
+    require(actor, Capability.SCAN_RECORD, "上传扫码记录", "upload scans")
+    if not isinstance(lines, list):
+        raise ValidationFailed(field="lines", code="invalid", message_zh="lines应为扫码记录的列表",
+                               message_en="lines must be a list of scans")
+    if len(lines) > MAX_BATCH_LINES:
+        raise ValidationFailed(field="lines", code="too_many_lines",
+                               message_zh=f"一次最多上传{MAX_BATCH_LINES}条，请分批上传",
+                               message_en=f"at most {MAX_BATCH_LINES} lines per upload; split the upload")
+    return _ingest(actor=actor, lines=list(enumerate(lines, start=1)), method=method)
+
+
+# ---- file import ---------------------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = {  # key: the headers accepted for it (Chinese or the API's field name), case-insensitive
+    "venue_token": ("场所码", "venue_token"),
+    "person_token": ("个人码", "person_token"),
+    "scanned_at": ("扫码时间", "scanned_at"),
+    "temperature": ("体温", "temperature"),
+    "client_ref": ("流水号", "client_ref"),
+}
+REQUIRED_COLUMNS = ("venue_token", "person_token", "scanned_at")
+
+
+def _unreadable(zh: str, en: str) -> ValidationFailed:
+    return ValidationFailed(field="file", code="unreadable_file", message_zh=zh, message_en=en)
+
+
+def _header_key(cell) -> str | None:
+    text = re.sub(r"[(（].*?[)）]|\s", "", str(cell or "")).lower()  # "体温（℃）" -> "体温"
+    return next((key for key, names in IMPORT_COLUMNS.items() if text in names), None)
+
+
+def _rows_of(data: bytes, name: str):
+    """(row number, cells) of the first sheet of an .xlsx, or of a CSV in UTF-8 or GB18030 (Excel's Chinese CSV)."""
+    if data[:4] == b"PK\x03\x04" or name.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds for a broken or foreign file
+            raise _unreadable("无法读取该Excel文件（应为.xlsx）", "the file is not a readable .xlsx workbook") from None
+        try:
+            ws = wb.worksheets[0]
+            yield from enumerate(ws.iter_rows(values_only=True), start=1)
+        finally:
+            wb.close()
+        return
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string that is not binary garbage
+        raise _unreadable("无法识别文件编码（应为UTF-8或GBK）", "unknown text encoding (UTF-8 or GBK expected)")
+    if "\x00" in text:
+        raise _unreadable("该文件不是CSV或.xlsx", "the file is neither a CSV nor an .xlsx workbook")
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    yield from enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
+
+
+def _file_lines(data: bytes, name: str) -> list[tuple[int, dict]]:
+    header: dict[str, int] | None = None
+    lines: list[tuple[int, dict]] = []
+    for number, row in _rows_of(data, name):
+        cells = ["" if c is None else c for c in row]
+        if not any(str(c).strip() for c in cells):
+            continue
+        if header is None:
+            found = {key: i for i, key in reversed(list(enumerate(map(_header_key, cells)))) if key}
+            if all(k in found for k in REQUIRED_COLUMNS):
+                header = found
+            elif number >= 5:
+                break
+            continue
+        line = {key: (cells[i] if i < len(cells) else "") for key, i in header.items()}
+        for key in ("venue_token", "person_token", "client_ref"):
+            if isinstance(line.get(key), str):
+                line[key] = line[key].strip()
+        if not _client_ref_present(line):
+            # No 流水号: the row itself is its reference, so importing the file again stores nothing twice.
+            basis = "|".join(str(line.get(k, "")).strip() for k in ("venue_token", "person_token", "scanned_at"))
+            line["client_ref"] = "file-" + hashlib.sha1(basis.encode()).hexdigest()[:40]
+        lines.append((number, line))
+        if len(lines) > MAX_IMPORT_ROWS:
+            raise ValidationFailed(field="file", code="too_many_rows",
+                                   message_zh=f"一个文件最多{MAX_IMPORT_ROWS}行，请拆分后导入",
+                                   message_en=f"at most {MAX_IMPORT_ROWS} rows per file; split the file")
+    if header is None:
+        raise ValidationFailed(field="file", code="missing_columns",
+                               message_zh="找不到表头：须有“场所码”“个人码”“扫码时间”列（可选“体温”“流水号”）",
+                               message_en="no header row: the columns venue_token (场所码), person_token (个人码) "
+                                          "and scanned_at (扫码时间) are required (temperature 体温 and client_ref "
+                                          "流水号 optional)")
+    return lines
+
+
+def _client_ref_present(line: dict) -> bool:
+    value = line.get("client_ref")
+    return value is not None and str(value).strip() != ""
+
+
+def scan_file_import(*, actor, upload, file_name: str | None = None, ip_address: str = "") -> dict:
+    """Scans from a CSV or .xlsx file (a venue's paper register typed up, a device's export): columns 场所码,
+    个人码, 扫码时间, 体温, 流水号 (or venue_token, person_token, scanned_at, temperature, client_ref). The same
+    checks as a device batch, line by line: good rows are kept, bad rows listed with their row number in the file,
+    the field and the reason. Rows are told apart by 流水号 (or, without it, by venue, person and time), so importing
+    the same file again stores nothing twice."""
+    require(actor, Capability.SCAN_RECORD, "导入扫码记录", "import scans")
+    name = file_name or getattr(upload, "name", "") or "scans"
+    data = upload.read()
+    if isinstance(data, str):
+        data = data.encode()
+    if not data:
+        raise ValidationFailed(field="file", code="empty_file", message_zh="文件是空的", message_en="the file is empty")
+    lines = _file_lines(data, name)
+    report = _ingest(actor=actor, lines=lines, method=ScanMethod.IMPORT)
+    digest = hashlib.sha256(data).hexdigest()
+    audit_record(actor=actor, action=AuditAction.IMPORT, object_type="venues.scan", object_id=digest[:16],
+                 summary=f"导入扫码记录文件{name}：{len(lines)}行，新增{report.accepted}条，重复{report.duplicates}条，"
+                         f"错误{len(report.errors)}行",
+                 row_count=report.accepted, ip_address=ip_address)
+    return {"file_name": name, "sha256": digest, "rows": len(lines), **report.as_dict()}
