@@ -95,7 +95,7 @@ def main() -> None:
         print(f"reusing the database: {args.people} people already generated")
     else:
         started = time.perf_counter()
-        summary = generate_county(seed=args.seed, people=args.people)
+        summary = generate_county(seed=args.seed, people=args.people, venues=False)
         print(f"generated in {time.perf_counter() - started:.1f} s: {summary.line()}")
     people = Person.objects.count()
 

@@ -79,7 +79,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             " PRAGMA cache_size=-64000; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;"
         ),
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Keep the connection per worker: opening one and reading the schema costs more than a door scan.
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
     DATABASES["default"]["TEST"] = {"NAME": env_str("SHOUWANG_TEST_DB", "") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -155,3 +156,6 @@ SHOUWANG_IMPORTS_DIR = env_str("SHOUWANG_IMPORTS_DIR", "")
 
 # Policy versions: the national files shipped with the code, then a county's local overrides.
 SHOUWANG_POLICY_DIRS = [BASE_DIR / "shouwang" / "policy" / "versions", VAR_DIR / "policy"]
+
+# The companion engine's memory-mapped scan partitions, shared by the web workers (default VAR_DIR/scan-index).
+SHOUWANG_SCAN_INDEX_DIR = env_str("SHOUWANG_SCAN_INDEX_DIR", "")

@@ -12,6 +12,7 @@ units under them; 12 special grids; 136 rural grid workers, 27 grid officers, 36
 The tree below the county is written with bulk_create: the materialised paths (treebeard MP_Node: steplen 4,
 alphabet 0-9A-Z, siblings in code order as ``node_order_by = ["code"]`` keeps them) are computed here.
 People, households, tags and doses are bulk-inserted too; no row history is written for seed data.
+Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py).
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ class Summary:
     people: int = 0
     grid_workers: int = 0
     users: int = 0
+    venues: int = 0
+    scans: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -216,7 +219,7 @@ class Summary:
                 f"网格 {sum(g.values())}（农村 {g.get('rural', 0)}、社区 {g.get('community', 0)}、"
                 f"专属 {g.get('special', 0)}），小区 {self.compounds}，楼栋 {self.buildings}，单元 {self.units}，"
                 f"户 {self.households}，人员 {self.people}，网格员 {self.grid_workers}，账号 {self.users}，"
-                f"用时 {self.seconds:.1f} 秒")
+                f"场所 {self.venues}，扫码 {self.scans}，用时 {self.seconds:.1f} 秒")
 
 
 # The demo accounts: username, role, where (county / town / first community / its first grid / 响水河镇), name.
@@ -274,11 +277,13 @@ def reset_sequences(models: list) -> None:
 
 
 class CountyGenerator:
-    def __init__(self, *, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None):
+    def __init__(self, *, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None,
+                 venues: bool = True):
         if people < MIN_PEOPLE:
             raise ValueError(f"people must be at least {MIN_PEOPLE}")
         self.seed = seed
         self.people = people
+        self.venues = venues
         self.rng = random.Random(seed)
         self.log = log or (lambda message: None)
         self.summary = Summary()
@@ -920,6 +925,12 @@ class CountyGenerator:
             GridWorker.objects.bulk_create(self._workers, batch_size=BATCH)
             self.summary.grid_workers = len(self._workers)
             self.create_users(county, town_node, community_grids[0])
+            if self.venues:
+                from shouwang.demo.venues import VenueGenerator
+
+                venues = VenueGenerator(seed=self.seed, county_path=county.path).run()
+                self.summary.venues, self.summary.scans = venues.venues, venues.scans
+                self.log(f"场所 {venues.venues} 个，扫码 {venues.scans} 次")
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
@@ -944,12 +955,15 @@ class CountyGenerator:
         self.summary.users = len(DEMO_USERS)
 
 
-def generate_county(*, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None
-                    ) -> Summary:
-    """Build the demo county into an empty database; raise RuntimeError if any area exists already."""
+def generate_county(*, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None,
+                    venues: bool = True) -> Summary:
+    """Build the demo county into an empty database; raise RuntimeError if any area exists already.
+
+    venues=False leaves out the venues, status facts and scans (shouwang.demo.venues): the scan log is
+    append-only, so a county with scans can never be wiped again."""
     if Area.objects.exists():
         raise RuntimeError("area tree is not empty")
-    generator = CountyGenerator(seed=seed, people=people, log=log)
+    generator = CountyGenerator(seed=seed, people=people, log=log, venues=venues)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")

@@ -9,4 +9,7 @@ def navigation(request) -> dict:
         "nav_can_audit": user.can(Capability.AUDIT_VIEW),
         "nav_can_import": user.can(Capability.PERSON_IMPORT),
         "nav_is_command": user.role in COMMAND_ROLES,
+        "nav_can_venues": user.can(Capability.VENUE_MANAGE) or user.can(Capability.VENUE_INSPECT),
+        "nav_can_scan": user.can(Capability.SCAN_RECORD),
+        "nav_can_inspect": user.can(Capability.VENUE_INSPECT),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -36,6 +38,10 @@ from shouwang.people.selectors import (
 from shouwang.people.services import person_file_open, person_merge
 from shouwang.policy.api import area_codes
 from shouwang.policy.selectors import ruleset_in_force
+from shouwang.status.enums import Colour
+from shouwang.status.services import status_get
+from shouwang.venues.queries import day_bounds, person_scans
+from shouwang.web.status_display import RECENT_DAYS, status_context
 
 # Groups a grid worker checks on first (door-to-door services, 敲门行动).
 CARE_TAGS = [PersonTag.ELDERLY_ALONE, PersonTag.BEDRIDDEN, PersonTag.DISABLED, PersonTag.PREGNANT,
@@ -162,6 +168,7 @@ def person_file(request, person_id: int):
     except DomainError as exc:
         return _error_page(request, exc)
     chain = area_chain(person.area)
+    since, _ = day_bounds(clock.today() - dt.timedelta(days=RECENT_DAYS - 1))
     return render(request, "web/person.html", {
         "person": person, "row": person_row(person, full=person.show_full), "tags": person_tags(person),
         "tag_labels": dict(PersonTag.choices), "chain": chain, "crumbs": _crumbs(request.user, chain),
@@ -171,6 +178,9 @@ def person_file(request, person_id: int):
         "can_view_full": request.user.can(Capability.PERSON_VIEW_FULL),
         "can_merge": request.user.can(Capability.PERSON_MERGE),
         "history": list(person.history.all()[:20]),
+        "status": status_context(status_get(person.id)), "scans": person_scans(person.id, since),
+        "recent_days": RECENT_DAYS, "can_print_code": request.user.can(Capability.SCAN_RECORD),
+        "colour_labels": dict(Colour.choices),
     })
 
 

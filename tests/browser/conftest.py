@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -45,7 +46,8 @@ def _browser_database_url(var_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_site():
+def live_env():
+    """The environment of the live site: its own var dir and database, migrated, with the small demo county."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     var_dir = Path(tempfile.mkdtemp(prefix="sw-browser-"))
@@ -56,10 +58,16 @@ def live_site():
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "demo_data", "--seed", "3", "--people", "3000", "--quiet"], env=env, check=True,
                    cwd=ROOT)
+    yield env
+    shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_site(live_env):
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2",
-         "--log-level", "warning"], env=env, cwd=ROOT)
+         "--log-level", "warning"], env=live_env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -73,7 +81,14 @@ def live_site():
     yield base
     server.terminate()
     server.wait(timeout=10)
-    shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def live_query(env: dict, code: str):
+    """Run Python with Django set up on the live site's database (SQLite or PostgreSQL alike) and return what it
+    prints as JSON on its last line: how a test finds demo data a user could not look up on a page."""
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-v0", "-c", code], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +106,17 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A resident's or door worker's phone: 390x844, touch, Chinese."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True,
+                                  has_touch=True)
     pg = context.new_page()
     pg.set_default_timeout(15000)
     yield pg

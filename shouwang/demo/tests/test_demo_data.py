@@ -3,15 +3,22 @@ from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
+from django.utils import timezone
 
 from shouwang.accounts.enums import Role
 from shouwang.accounts.models import User
 from shouwang.areas.enums import AreaLevel, GridKind, GridWorkerRole
 from shouwang.areas.models import Area, GridWorker, Household
 from shouwang.demo.generator import COUNTY_CODE, generate_county
+from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.enums import IdType, PersonTag
 from shouwang.people.identifiers import parse_resident_id
 from shouwang.people.models import Person
+from shouwang.status.models import PersonStatus, StatusFact
+from shouwang.venues.enums import VenueCategory, VenueStatus
+from shouwang.venues.models import Scan, Venue, VenueCode
+from shouwang.venues.services import VENUE_LEVELS
 
 TODAY = dt.date(2022, 4, 15)
 SEED, PEOPLE = 7, 2000
@@ -96,12 +103,50 @@ def test_demo_county_has_fushans_shape_and_valid_data():
     assert all(p.mobile == "" for p in Person.objects.filter(birth_date__gt=dt.date(2010, 1, 1)))
     students = Person.objects.filter(tags__tag=PersonTag.STUDENT)
     assert all(6 <= (TODAY - p.birth_date).days // 365.25 <= 18 for p in students)
+    check_venues_statuses_and_scans()
+
+
+def check_venues_statuses_and_scans():
+    """Venues with one valid code each, a few closed and re-issued; facts in every colour; a week of scans."""
+    assert Venue.objects.count() == 627
+    assert Counter(Venue.objects.values_list("status", flat=True)) == {VenueStatus.ACTIVE: 624, VenueStatus.CLOSED: 3}
+    assert set(Venue.objects.values_list("category", flat=True)) <= set(VenueCategory.values)
+    assert set(Venue.objects.values_list("area__level", flat=True)) <= set(VENUE_LEVELS)
+    assert Venue.objects.values("name").distinct().count() == 627
+    assert (VenueCode.objects.count(), VenueCode.objects.filter(revoked_at__isnull=False).count()) == (629, 2)
+    valid = Counter(VenueCode.objects.filter(revoked_at__isnull=True).values_list("venue_id", flat=True))
+    assert len(valid) == 627 and set(valid.values()) == {1}
+    assert Counter(StatusFact.objects.values_list("value", flat=True)) == {
+        "high": 13, "home_health_monitoring": 3, "spatio_temporal_companion": 1, "close_contact": 1,
+        "central_quarantine": 1}
+    statuses = PersonStatus.objects.all()
+    assert Counter(statuses.values_list("rule", flat=True)) == {"K3": 13, "K4": 2, "K2b": 1, "K2": 1, "K6": 1}
+    assert set(statuses.values_list("computed_for", flat=True)) == {DEMO_DATE}
+    assert statuses.get(rule="K2").changes_on == dt.date(2022, 7, 16)  # central quarantine ends on the 15th
+    assert Scan.objects.count() == 10468
+    assert Counter(Scan.objects.values_list("colour", flat=True)) == {"green": 10456, "yellow": 3, "red": 9}
+    assert Counter(Scan.objects.values_list("method", flat=True)) == {"self": 10458, "reverse": 10}
+    times = [timezone.localtime(t) for t in Scan.objects.values_list("scanned_at", flat=True)]
+    assert {t.date() for t in times} == {DEMO_DATE - dt.timedelta(days=d) for d in range(7)}
+    assert all(6 <= t.hour <= 21 for t in times)
+    closed = Venue.objects.filter(status=VenueStatus.CLOSED)
+    assert not Scan.objects.filter(venue__in=closed, scanned_at__date__gte=dt.date(2022, 7, 12)).exists()
+    # The planted likely duplicates can be merged: neither file of a pair has scans or facts.
+    twins = Person.objects.exclude(mobile="").values("name", "mobile").annotate(n=Count("id")).filter(n__gt=1)
+    assert twins.count() == 3
+    for pair in twins:
+        files = Person.objects.filter(name=pair["name"], mobile=pair["mobile"])
+        assert not Scan.objects.filter(person__in=files).exists()
+        assert not StatusFact.objects.filter(person__in=files).exists()
+    assert Scan.objects.filter(method="reverse", venue__category=VenueCategory.CHECKPOINT,
+                               recorded_by__username="checkpoint", temperature__isnull=False).count() == 10
 
 
 @pytest.mark.django_db
 def test_same_seed_gives_the_same_people_and_if_empty_does_nothing(capsys):
-    # The audit log is append-only even in tests, so everything happens in the test's one transaction.
-    generate_county(seed=SEED, people=PEOPLE)
+    # The audit log and the scan log are append-only even in tests, so everything happens in the test's one
+    # transaction, and the county is built without venues and scans so that it can be wiped.
+    generate_county(seed=SEED, people=PEOPLE, venues=False)
     first = first_people()
     call_command("demo_data", seed=SEED, people=PEOPLE, if_empty=True)
     assert capsys.readouterr().out == ""
@@ -109,10 +154,10 @@ def test_same_seed_gives_the_same_people_and_if_empty_does_nothing(capsys):
 
     wipe_demo()
     assert not Area.objects.exists()
-    generate_county(seed=SEED, people=PEOPLE)
+    generate_county(seed=SEED, people=PEOPLE, venues=False)
     assert first_people() == first
     assert len(first) == 20
 
     wipe_demo()
-    generate_county(seed=SEED + 1, people=PEOPLE)
+    generate_county(seed=SEED + 1, people=PEOPLE, venues=False)
     assert first_people() != first
