@@ -59,6 +59,11 @@ class Area(MP_Node, BaseModel):
     def contains(self, other: "Area") -> bool:
         return other.path.startswith(self.path)
 
+    @classmethod
+    def ancestor_paths(cls, path: str) -> list[str]:
+        """The paths of the node at `path` and of every node above it, top first."""
+        return [path[: i * cls.steplen] for i in range(1, len(path) // cls.steplen + 1)]
+
 
 class Household(BaseModel):
     """A household (户): a dwelling under a grid, compound, building or unit."""

@@ -52,3 +52,21 @@ def area_children_with_counts(*, area: Area, person_model) -> list[dict]:
 
 def area_search(*, within_path: str, q: str, limit: int = 20) -> list[Area]:
     return list(Area.objects.subtree(within_path).filter(Q(name__contains=q) | Q(code=q)).order_by("depth")[:limit])
+
+
+GRID_LEVELS = ("grid", "micro_grid")
+
+
+def grid_names(areas, *, separator: str = " / ") -> dict[int, str]:
+    """The grid (and micro-grid) each area lies in, by area id, in one query; "" for an area above the grids."""
+    paths = {p for a in areas for p in Area.ancestor_paths(a.path)}
+    grids = dict(Area.objects.filter(path__in=paths, level__in=GRID_LEVELS).values_list("path", "name"))
+    return {a.id: separator.join(grids[p] for p in Area.ancestor_paths(a.path) if p in grids) for a in areas}
+
+
+def area_codes_chain(area) -> tuple[str, ...]:
+    """The codes of an area and of every area above it (for rules a county sets for its whole subtree)."""
+    if area is None:
+        return ()
+    return tuple(Area.objects.filter(path__in=Area.ancestor_paths(area.path)).order_by("depth")
+                 .values_list("code", flat=True))

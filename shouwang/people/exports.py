@@ -15,6 +15,7 @@ from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import require
 from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
+from shouwang.areas.selectors import grid_names
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
 from shouwang.core.i18n import zh
@@ -50,12 +51,7 @@ class _GridNames:
         todo = {a.id: a for a in areas if a.id not in self.by_area}
         if not todo:
             return
-        step = Area.steplen
-        paths = {a.path[: i * step] for a in todo.values() for i in range(1, a.depth + 1)}
-        grids = dict(Area.objects.filter(path__in=paths, level__in=_GRID_LEVELS).values_list("path", "name"))
-        for area in todo.values():
-            names = [grids[area.path[: i * step]] for i in range(1, area.depth + 1) if area.path[: i * step] in grids]
-            self.by_area[area.id] = "/".join(names)
+        self.by_area.update(grid_names(list(todo.values()), separator="/"))
 
     def __getitem__(self, area_id: int) -> str:
         return self.by_area.get(area_id, "")

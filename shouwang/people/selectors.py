@@ -108,8 +108,7 @@ def person_get_any_visible(*, user, person_id: int) -> Person:
 
 def area_chain(area: Area) -> list[Area]:
     """The area and its ancestors, top first, in one query."""
-    steplen = Area.steplen
-    paths = [area.path[: i * steplen] for i in range(1, area.depth + 1)]
+    paths = Area.ancestor_paths(area.path)
     return list(Area.objects.filter(path__in=paths).order_by("depth"))
 
 

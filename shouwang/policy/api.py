@@ -6,7 +6,7 @@ import datetime as dt
 
 from ninja import Router, Schema
 
-from shouwang.areas.models import Area
+from shouwang.areas.selectors import area_codes_chain
 from shouwang.core import clock
 from shouwang.policy import selectors
 from shouwang.policy.rules import contact_lookback, measure_plan, zone_lift_eligibility
@@ -48,12 +48,7 @@ class ZoneLiftIn(Schema):
 
 def area_codes(user) -> tuple[str, ...]:
     """The codes of the user's jurisdiction and its ancestors, for local overrides."""
-    area = getattr(user, "jurisdiction", None)
-    if area is None:
-        return ()
-    step = Area.steplen
-    return tuple(Area.objects.filter(path__in=[area.path[: i * step] for i in range(1, area.depth + 1)])
-                 .values_list("code", flat=True))
+    return area_codes_chain(getattr(user, "jurisdiction", None))
 
 
 def _ruleset(request, version: str | None, on: dt.date):

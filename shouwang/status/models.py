@@ -31,21 +31,20 @@ class StatusFact(BaseModel):
                                                condition=models.Q(withdrawn_at__isnull=True),
                                                name="status_fact_active_unique")]
 
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        """Person merge hook: the duplicate's facts move to the kept file, except those it already has."""
+        same = set(cls.objects.filter(person=keep, withdrawn_at__isnull=True)
+                   .values_list("kind", "value", "source", "source_id"))
+        moving = cls.objects.filter(person=duplicate)
+        clash = [f.id for f in moving.filter(withdrawn_at__isnull=True)
+                 if (f.kind, f.value, f.source, f.source_id) in same]
+        moving.filter(id__in=clash).delete()
+        count = moving.update(person=keep)
+        from shouwang.status.services import status_refresh
 
-def _merge_facts(duplicate, keep) -> int:
-    active = StatusFact.objects.filter(person=keep, withdrawn_at__isnull=True)
-    same = {(f.kind, f.value, f.source, f.source_id) for f in active}
-    moving = StatusFact.objects.filter(person=duplicate)
-    clash = [f.id for f in moving.filter(withdrawn_at__isnull=True) if (f.kind, f.value, f.source, f.source_id) in same]
-    moving.filter(id__in=clash).delete()
-    count = moving.update(person=keep)
-    from shouwang.status.services import status_refresh
-
-    status_refresh([keep.id, duplicate.id])
-    return count
-
-
-StatusFact.merge_person = staticmethod(_merge_facts)
+        status_refresh([keep.id, duplicate.id])
+        return count
 
 
 class PersonStatus(models.Model):

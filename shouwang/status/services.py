@@ -84,13 +84,11 @@ def _rules_for(person_area_ids: dict[int, int], on: dt.date) -> dict[int, Rulese
     if not any(r.scope for r in rulesets.values()):
         return {pid: national for pid in person_area_ids}
     paths = dict(Area.objects.filter(id__in=set(person_area_ids.values())).values_list("id", "path"))
-    step = Area.steplen
-    prefixes = {p[: i * step] for p in paths.values() for i in range(1, len(p) // step + 1)}
+    prefixes = {p for path in paths.values() for p in Area.ancestor_paths(path)}
     codes = dict(Area.objects.filter(path__in=prefixes).values_list("path", "code"))
     out = {}
     for pid, area_id in person_area_ids.items():
-        path = paths.get(area_id, "")
-        chain = tuple(codes[path[: i * step]] for i in range(1, len(path) // step + 1) if path[: i * step] in codes)
+        chain = tuple(codes[p] for p in Area.ancestor_paths(paths.get(area_id, "")) if p in codes)
         out[pid] = ruleset_in_force(on, chain)
     return out
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from shouwang.accounts.scoping import jurisdiction_path
 from shouwang.areas.enums import AreaLevel, GridKind
 from shouwang.areas.models import Area
+from shouwang.areas.selectors import grid_names as area_grid_names
 from shouwang.venues.enums import VenueCategory, VenueStatus
 from shouwang.venues.models import Scan, Venue, VenueCode
 
@@ -79,14 +80,8 @@ def venue_area_options(user) -> list[Area]:
 
 def grid_names(areas) -> dict[int, str]:
     """The grid each area lies in (by area id); an area above the grids keeps its own name."""
-    step = Area.steplen
-    paths = {a.path[: i * step] for a in areas for i in range(1, a.depth + 1)}
-    grids = dict(Area.objects.filter(path__in=paths, level__in=GRID_LEVELS).values_list("path", "name"))
-    names = {}
-    for a in areas:
-        found = [grids[a.path[: i * step]] for i in range(1, a.depth + 1) if a.path[: i * step] in grids]
-        names[a.id] = " / ".join(found) or a.name
-    return names
+    names = area_grid_names(areas)
+    return {a.id: names[a.id] or a.name for a in areas}
 
 
 def scan_counts(venue_ids, start: dt.datetime, end: dt.datetime) -> dict[int, dict]:

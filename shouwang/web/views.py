@@ -17,7 +17,7 @@ from shouwang.accounts.enums import COMMAND_ROLES, Capability
 from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
 from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
-from shouwang.areas.selectors import area_children_with_counts
+from shouwang.areas.selectors import area_children_with_counts, grid_names
 from shouwang.core import clock
 from shouwang.core.audit_selectors import AuditFilter
 from shouwang.core.audit_selectors import audit_search as audit_query
@@ -71,18 +71,6 @@ def _crumbs(user, chain: list[Area]) -> list[dict]:
     """The breadcrumb: areas above the user's jurisdiction as plain text (their pages answer "not found")."""
     top = jurisdiction_path(user)
     return [{"area": a, "link": a.path.startswith(top)} for a in chain]
-
-
-def _grid_names(areas: list[Area]) -> dict[int, str]:
-    """The grid (and micro-grid) each area lies in, by area id; an area above the grids keeps its own name."""
-    step = Area.steplen
-    paths = {a.path[: i * step] for a in areas for i in range(1, a.depth + 1)}
-    grids = dict(Area.objects.filter(path__in=paths, level__in=GRID_LEVELS).values_list("path", "name"))
-    names = {}
-    for a in areas:
-        found = [grids[a.path[: i * step]] for i in range(1, a.depth + 1) if a.path[: i * step] in grids]
-        names[a.id] = " / ".join(found) or a.name
-    return names
 
 
 def healthz(request):
@@ -149,10 +137,10 @@ def people_search(request):
         return _error_page(request, exc)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     people = list(page.object_list)
-    grids = _grid_names([p.area for p in people])
+    grids = grid_names([p.area for p in people])
     context = {
         "filters": filters, "page": page,
-        "rows": [{**person_row(p, full=False), "grid_name": grids[p.area_id]} for p in people],
+        "rows": [{**person_row(p, full=False), "grid_name": grids[p.area_id] or p.area.name} for p in people],
         "tags": PersonTag.choices, "can_export": request.user.can(Capability.PERSON_EXPORT),
         "query_string": request.GET.urlencode(),
     }
