@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability, Role
@@ -12,6 +13,7 @@ from shouwang.accounts.models import ApiToken, User, hash_token
 from shouwang.accounts.scoping import require
 from shouwang.areas.models import Area
 from shouwang.core.audit import audit_record
+from shouwang.core.db import fetch_one
 from shouwang.core.errors import DomainError, ValidationFailed
 from shouwang.core.i18n import zh
 from shouwang.core.models import AuditAction
@@ -48,17 +50,53 @@ def api_token_issue(*, user: User, name: str, valid_days: int | None = 365, acto
     return token, raw
 
 
+_AUTH_SQL: list[str] = []
+_AUTH_CACHE: dict[str, tuple[tuple, User]] = {}
+_AUTH_CACHE_SIZE = 1000
+
+
+def _auth_sql() -> str:
+    """One statement: is the token live (not revoked, not expired), does it need its last-use stamp, and every
+    column of its user and of the user's jurisdiction (to tell whether a User built earlier is still exact)."""
+    if not _AUTH_SQL:
+        qn = connection.ops.quote_name
+        token, user, area = ApiToken._meta, User._meta, Area._meta
+        columns = [f"u.{qn(f.column)}" for f in user.concrete_fields] + [
+            f"a.{qn(f.column)}" for f in area.concrete_fields]
+        _AUTH_SQL.append(
+            f"SELECT t.{qn('id')}, CASE WHEN t.{qn('last_used_at')} IS NULL OR t.{qn('last_used_at')} < %s "
+            f"THEN 1 ELSE 0 END, {', '.join(columns)} "
+            f"FROM {qn(token.db_table)} t JOIN {qn(user.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
+            f"LEFT JOIN {qn(area.db_table)} a ON a.{qn('id')} = u.{qn('jurisdiction_id')} "
+            f"WHERE t.{qn('key_hash')} = %s AND NOT t.{qn('is_revoked')} "
+            f"AND (t.{qn('expires_at')} IS NULL OR t.{qn('expires_at')} > %s) AND u.{qn('is_active')}")
+    return _AUTH_SQL[0]
+
+
 def api_token_authenticate(raw: str) -> User | None:
-    token = ApiToken.objects.select_related("user", "user__jurisdiction").filter(key_hash=hash_token(raw)).first()
+    """The user a device token acts as, or None (unknown, revoked or expired token, inactive user). Devices call
+    on every scan, so this is one prepared statement; the User object is rebuilt through the ORM only when a
+    column of the user or of its jurisdiction differs from the row it was built from (a per-process cache that
+    can never answer with stale data: revocation, expiry, deactivation and role changes apply at once)."""
+    key = hash_token(raw)
     now = timezone.now()
-    if token is None or token.is_revoked or (token.expires_at and token.expires_at <= now):
+    adapt = connection.ops.adapt_datetimefield_value  # the aware UTC datetimes as the columns store them
+    row = fetch_one(_auth_sql(), [adapt(now - dt.timedelta(minutes=1)), key, adapt(now)])
+    if row is None:
+        _AUTH_CACHE.pop(key, None)
         return None
-    if not token.user.is_active:
-        return None
+    token_id, stale_stamp, state = row[0], row[1], tuple(row[2:])
     # One write a minute at most: a busy device does not turn every read into a write.
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
-    return token.user
+    if stale_stamp:
+        ApiToken.objects.filter(id=token_id).update(last_used_at=now)
+    cached = _AUTH_CACHE.get(key)
+    if cached is not None and cached[0] == state:
+        return copy.copy(cached[1])  # a request may set attributes on its user; the cached one stays as read
+    user = User.objects.select_related("jurisdiction").get(api_tokens__id=token_id)
+    if len(_AUTH_CACHE) >= _AUTH_CACHE_SIZE:
+        _AUTH_CACHE.clear()
+    _AUTH_CACHE[key] = (state, copy.copy(user))
+    return user
 
 
 @transaction.atomic

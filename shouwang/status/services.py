@@ -6,11 +6,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from shouwang.areas.models import Area
 from shouwang.core import clock
+from shouwang.core.db import fetch_one
 from shouwang.core.errors import NotFound, ValidationFailed
 from shouwang.policy.models import PolicyVersion
 from shouwang.policy.rules import Ruleset
@@ -176,14 +177,21 @@ def status_on(pairs) -> dict[tuple[int, dt.date], StatusView]:
     return out
 
 
-def _status_sql() -> str:
-    """One round trip for the door: the person's stored row and the freshness of the policy versions (the same key
-    policy_rulesets() checks), so a person without a row (green) costs no further query."""
+def status_sql(person_id_sql: str, alias: str = "ps") -> tuple[str, str]:
+    """The SQL a busy read adds to its own query to get today's status in the same round trip: (the select list,
+    the LEFT JOIN clause) for the person whose id is the SQL expression `person_id_sql`. The row it selects goes to
+    status_from_row(). The select list has the person's stored row and the freshness of the policy versions (the
+    same key policy_rulesets() checks), so a person without a row (green) costs no further query."""
     ps, pv = PersonStatus._meta, PolicyVersion._meta
-    cols = ", ".join(f"ps.{ps.get_field(f).column}" for f in ROW_FIELDS)
-    return (f"SELECT {cols}, (SELECT MAX(updated_at) FROM {pv.db_table}), (SELECT MAX(id) FROM {pv.db_table}), "
-            f"(SELECT COUNT(*) FROM {pv.db_table}) FROM (SELECT 1 AS one) one "
-            f"LEFT JOIN {ps.db_table} ps ON ps.{ps.get_field('person').column} = %s")
+    cols = ", ".join(f"{alias}.{ps.get_field(f).column}" for f in ROW_FIELDS)
+    return (f"{cols}, (SELECT MAX(updated_at) FROM {pv.db_table}), (SELECT MAX(id) FROM {pv.db_table}), "
+            f"(SELECT COUNT(*) FROM {pv.db_table})",
+            f"LEFT JOIN {ps.db_table} {alias} ON {alias}.{ps.get_field('person').column} = {person_id_sql}")
+
+
+def _status_sql() -> str:
+    columns, join = status_sql("%s")
+    return f"SELECT {columns} FROM (SELECT 1 AS one) one {join}"
 
 
 ROW_FIELDS = ("colour", "rule", "reason_zh", "reason_en", "changes_on", "policy_version", "reasons", "computed_for")
@@ -218,9 +226,13 @@ def status_get(person_id: int, *, on: dt.date | None = None) -> StatusView:
         return view if view is not None else _default_view(ruleset_in_force(on))
     if not _STATUS_SQL:
         _STATUS_SQL.append(_status_sql())
-    with connection.cursor() as cursor:
-        cursor.execute(_STATUS_SQL[0], [person_id])
-        *row, max_updated, max_id, count = cursor.fetchone()
+    return status_from_row(person_id, fetch_one(_STATUS_SQL[0], [person_id]))
+
+
+def status_from_row(person_id: int, row) -> StatusView:
+    """Today's status from the columns of status_sql() (recomputed and stored if the row is from an earlier day)."""
+    on = clock.today()
+    *row, max_updated, max_id, count = row
     colour, rule, reason_zh, reason_en, changes_on, version, reasons, computed_for = row
     if colour is None:  # no current or future fact: the default rule (green)
         return _default_for(person_id, on, (str(max_updated), max_id, count))

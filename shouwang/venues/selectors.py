@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import jurisdiction_path, require
 from shouwang.areas.models import Area
+from shouwang.core.db import fetch_one
 from shouwang.people.models import Person
+from shouwang.status.services import status_sql
 from shouwang.venues.models import PersonCode, Scan, Venue, VenueCode
 
 
@@ -58,6 +59,7 @@ class DoorLookup(NamedTuple):
     person_id: int | None  # through a live personal code
     person_name: str | None
     person_merged: bool
+    status_row: tuple  # today's status of the person, for status_from_row()
 
 
 def _door_sql() -> str:
@@ -67,16 +69,17 @@ def _door_sql() -> str:
         return meta.get_field(name).column
 
     ref = col(s, "client_ref")
+    status_columns, status_join = status_sql(f"p.{col(p, 'id')}")
     return (
         f"SELECT (SELECT s.{col(s, 'id')} FROM {s.db_table} s WHERE s.{col(s, 'recorded_by')} = %s "
         f"AND s.{ref} = %s AND NOT (s.{ref} = '')), "  # the partial unique index's own condition: it is used
         f"vc.{col(vc, 'id')}, vc.{col(vc, 'revoked_at')}, v.{col(v, 'id')}, v.{col(v, 'name')}, "
-        f"v.{col(v, 'status')}, p.{col(p, 'id')}, p.{col(p, 'name')}, p.{col(p, 'merged_into')} "
+        f"v.{col(v, 'status')}, p.{col(p, 'id')}, p.{col(p, 'name')}, p.{col(p, 'merged_into')}, {status_columns} "
         f"FROM (SELECT 1 AS one) one "
         f"LEFT JOIN {vc.db_table} vc ON vc.{col(vc, 'token')} = %s "
         f"LEFT JOIN {v.db_table} v ON v.{col(v, 'id')} = vc.{col(vc, 'venue')} "
         f"LEFT JOIN {pc.db_table} pc ON pc.{col(pc, 'token')} = %s AND pc.{col(pc, 'revoked_at')} IS NULL "
-        f"LEFT JOIN {p.db_table} p ON p.{col(p, 'id')} = pc.{col(pc, 'person')}"
+        f"LEFT JOIN {p.db_table} p ON p.{col(p, 'id')} = pc.{col(pc, 'person')} {status_join}"
     )
 
 
@@ -88,9 +91,7 @@ def door_lookup(*, recorder_id: int | None, client_ref: str, venue_token: str, p
     the door scan is the busiest request of an outbreak, and four ORM queries cost more than the work they do."""
     if not _DOOR_SQL:
         _DOOR_SQL.append(_door_sql())
-    with connection.cursor() as cursor:
-        cursor.execute(_DOOR_SQL[0], [recorder_id, client_ref, venue_token, person_token])
-        dup, code_id, revoked_at, venue_id, venue_name, venue_status, person_id, person_name, merged = (
-            cursor.fetchone())
+    dup, code_id, revoked_at, venue_id, venue_name, venue_status, person_id, person_name, merged, *status = (
+        fetch_one(_DOOR_SQL[0], [recorder_id, client_ref, venue_token, person_token]))
     return DoorLookup(dup, code_id, revoked_at is not None, venue_id, venue_name, venue_status, person_id,
-                      person_name, merged is not None)
+                      person_name, merged is not None, tuple(status))

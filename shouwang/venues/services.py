@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,11 +21,12 @@ from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
+from shouwang.core.db import fetch_one
 from shouwang.core.errors import DomainError, NotFound, ValidationFailed
 from shouwang.core.models import AuditAction
 from shouwang.people.identifiers import normalize_mobile
 from shouwang.people.models import Person
-from shouwang.status.services import StatusView, status_get, status_on
+from shouwang.status.services import StatusView, status_from_row, status_get, status_on
 from shouwang.venues.enums import ScanMethod, VenueCategory, VenueStatus
 from shouwang.venues.models import PersonCode, Scan, Venue, VenueCode
 from shouwang.venues.selectors import door_lookup
@@ -277,33 +278,58 @@ def _duplicate_of(actor, ref: str) -> ScanResult | None:
 
 _INSERT_FIELDS = ("venue", "person", "scanned_at", "received_at", "method", "temperature", "colour", "recorded_by",
                   "client_ref")
-_INSERT_SQL: list[str] = []
+_INSERT: list[tuple[str, list]] = []
+
+
+def _preparer(field: models.Field):
+    """How one column's value goes to the database, as field.get_db_prep_save() would send it for the values the
+    services build (ints, str, aware datetimes, Decimals) without its chain of calls: the door pays for each."""
+    ops = connection.ops
+    if isinstance(field, models.DateTimeField):
+        return ops.adapt_datetimefield_value
+    if isinstance(field, models.DecimalField):
+        return lambda v: ops.adapt_decimalfield_value(v, field.max_digits, field.decimal_places)
+    if isinstance(field, models.CharField):
+        return str  # a TextChoices member as its plain value
+    if isinstance(field, models.ForeignKey | models.IntegerField):
+        return None  # the driver takes ints as they are
+    return lambda v: field.get_db_prep_save(v, connection)  # pragma: no cover - no other column today
 
 
 def scan_insert(scan: Scan) -> Scan:
     """Append one scan with a prepared INSERT (the ORM's save() costs more than the write itself on the door's
-    path); values are prepared by the model's own fields, so they are stored exactly as save() would."""
+    path); values are prepared as the model's own fields would prepare them (a test compares with save())."""
     if not connection.features.can_return_columns_from_insert:  # pragma: no cover - SQLite < 3.35
         scan.save(force_insert=True)
         return scan
-    fields = [Scan._meta.get_field(name) for name in _INSERT_FIELDS]
-    if not _INSERT_SQL:
+    if not _INSERT:
         qn = connection.ops.quote_name
-        _INSERT_SQL.append(f"INSERT INTO {qn(Scan._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-                           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Scan._meta.pk.column)}")
-    values = [f.get_db_prep_save(getattr(scan, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL[0], values)
-        scan.pk = cursor.fetchone()[0]
+        fields = [Scan._meta.get_field(name) for name in _INSERT_FIELDS]
+        _INSERT.append((
+            f"INSERT INTO {qn(Scan._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Scan._meta.pk.column)}",
+            [(f.attname, _preparer(f)) for f in fields]))
+    sql, columns = _INSERT[0]
+    values = []
+    for attname, prepare in columns:
+        value = getattr(scan, attname)
+        values.append(value if value is None or prepare is None else prepare(value))
+    scan.pk = fetch_one(sql, values)[0]
     scan._state.adding = False
     return scan
 
 
-def _record(*, actor, venue: Venue, person: Person, method: str, scanned_at, temperature, ref: str) -> ScanResult:
+def _record(*, actor, venue: Venue, person: Person, method: str, scanned_at, temperature, ref: str,
+            today_status_row: tuple | None = None) -> ScanResult:
+    """Store one scan stamped with the colour of its day. `today_status_row`: the person's status columns read with
+    the codes (status_sql), used when the scan is of today."""
     now = clock.now()
     when = now if scanned_at is None else _scan_time(scanned_at, now)
     temp = _temperature(temperature)
-    status = _day_status(person.id, when)
+    if today_status_row is not None and timezone.localdate(when) == clock.today():
+        status = status_from_row(person.id, today_status_row)
+    else:
+        status = _day_status(person.id, when)
     recorder = _recorder(actor)
     scan = Scan(venue=venue, person=person, scanned_at=when, received_at=timezone.now(), method=method,
                 temperature=temp, colour=status.colour, recorded_by=recorder, client_ref=ref)
@@ -341,7 +367,8 @@ def scan_by_tokens(*, actor, venue_token: str, person_token: str, scanned_at=Non
     """The door scan: a staff member's phone or a venue device reads the person's code at a venue. Checks, in
     order: who may record, a retry (same device reference: the first scan is answered), the place code, the
     personal code, the time, the temperature. The status is the one of the scan's day. The reads before the write
-    are one query (selectors.door_lookup) and the status one more (the materialised row)."""
+    are one query (selectors.door_lookup, which also reads today's materialised status row) and the write one
+    statement."""
     require(actor, Capability.SCAN_RECORD, "代扫码", "record scans for others")
     ref = _client_ref(client_ref)
     recorder = _recorder(actor)
@@ -356,7 +383,7 @@ def scan_by_tokens(*, actor, venue_token: str, person_token: str, scanned_at=Non
     venue = Venue(id=found.venue_id, name=found.venue_name, status=found.venue_status)
     person = Person(id=found.person_id, name=found.person_name)
     return _record(actor=actor, venue=venue, person=person, method=method, scanned_at=scanned_at,
-                   temperature=temperature, ref=ref)
+                   temperature=temperature, ref=ref, today_status_row=found.status_row)
 
 
 # ---- many scans at once: a device's offline batch, a file ------------------------------------------------------

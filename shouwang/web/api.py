@@ -29,39 +29,46 @@ api.add_router("", status_router)
 api.add_router("", venues_router)
 
 
-def _lang(request) -> str:
+def lang(request) -> str:
     return getattr(request, "LANGUAGE_CODE", None) or get_language() or "zh-hans"
 
 
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(_lang(request)), status=exc.status)
+    return api.create_response(request, exc.as_dict(lang(request)), status=exc.status)
 
 
-@api.exception_handler(NinjaValidationError)
-def validation_error(request, exc: NinjaValidationError):
-    first = exc.errors[0] if exc.errors else {}
+def invalid_input(errors: list[dict]) -> DomainError:
+    """Pydantic's errors as our 422: the first one names the field, all are listed in details."""
+    first = errors[0] if errors else {}
     loc = [str(p) for p in first.get("loc", [])]
     if loc[:1] in (["form"], ["file"]):  # multipart sources (the import upload): ["file", "file"] -> "file"
         loc = loc[1:]
     loc = [p for p in loc if p not in ("body", "payload", "query", "path", "params")]
     field = ".".join(loc) or None
     reason = first.get("msg", "invalid")
-    err = DomainError(code="invalid", status=422, field=field, message_zh=f"字段{field or ''}不合法：{reason}",
-                      message_en=f"field {field or ''} is invalid: {reason}", details=[
-                          {"field": ".".join(str(p) for p in e.get("loc", [])), "reason": e.get("msg")}
-                          for e in exc.errors])
-    return api.create_response(request, err.as_dict(_lang(request)), status=422)
+    return DomainError(code="invalid", status=422, field=field, message_zh=f"字段{field or ''}不合法：{reason}",
+                       message_en=f"field {field or ''} is invalid: {reason}", details=[
+                           {"field": ".".join(str(p) for p in e.get("loc", [])), "reason": e.get("msg")}
+                           for e in errors])
+
+
+UNAUTHENTICATED = DomainError(code="unauthenticated", status=401, message_zh="请先登录或提供有效的设备令牌",
+                              message_en="log in or send a valid device token")
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, exc: NinjaValidationError):
+    err = invalid_input(exc.errors)
+    return api.create_response(request, err.as_dict(lang(request)), status=422)
 
 
 @api.exception_handler(AuthenticationError)
 def auth_error(request, exc):
-    err = DomainError(code="unauthenticated", status=401, message_zh="请先登录或提供有效的设备令牌",
-                      message_en="log in or send a valid device token")
-    return api.create_response(request, err.as_dict(_lang(request)), status=401)
+    return api.create_response(request, UNAUTHENTICATED.as_dict(lang(request)), status=401)
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     err = DomainError(code=f"http_{exc.status_code}", status=exc.status_code, message_zh=str(exc), message_en=str(exc))
-    return api.create_response(request, err.as_dict(_lang(request)), status=exc.status_code)
+    return api.create_response(request, err.as_dict(lang(request)), status=exc.status_code)

@@ -5,7 +5,8 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import PASSWORD
-from shouwang.accounts.models import ApiToken
+from shouwang.accounts.enums import Role
+from shouwang.accounts.models import ApiToken, User
 from shouwang.accounts.services import api_token_issue, api_token_revoke
 from shouwang.core.models import AuditEvent
 
@@ -77,3 +78,47 @@ def test_session_api_writes_need_the_csrf_token(county):
     client.force_login(county.hq)
     response = client.post("/api/v1/people", {"name": "x"}, content_type="application/json")
     assert response.status_code == 403
+
+
+def test_a_token_in_use_follows_every_change_of_its_user_at_once(county):
+    """Device tokens are checked against the database on every request (the process keeps the User object only
+    while every column it was built from is unchanged)."""
+    sampler = county.user("sampler", county.township_a)
+    a = county.person(name="甲", area=county.grid_a)
+    b = county.person(name="乙", area=county.grid_b)
+    token, raw = api_token_issue(user=sampler, name="采样手机09")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    def visible():
+        response = client.get("/api/v1/people")
+        return [p["id"] for p in response.json()["items"]] if response.status_code == 200 else response.status_code
+
+    assert visible() == [a.id]
+    User.objects.filter(id=sampler.id).update(jurisdiction=county.grid_b)
+    assert visible() == [b.id]  # moved to another grid: sees that grid's people on the next request
+    def scan_probe():  # a sampler may record scans (an unknown place code is 404), a lab account may not (403)
+        return client.post("/api/v1/scans", {"venue_token": "x", "person_token": "y"},
+                           content_type="application/json").status_code
+
+    assert scan_probe() == 404
+    User.objects.filter(id=sampler.id).update(role=Role.LAB)
+    assert scan_probe() == 403
+    User.objects.filter(id=sampler.id).update(role=Role.SAMPLER, is_active=False)
+    assert visible() == 401
+    User.objects.filter(id=sampler.id).update(is_active=True)
+    assert visible() == [b.id]
+    api_token_revoke(token_id=token.id, actor=sampler)
+    assert visible() == 401
+
+
+def test_last_use_is_written_at_most_once_a_minute(county):
+    sampler = county.user("sampler", county.township_a)
+    token, raw = api_token_issue(user=sampler, name="采样手机10")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.get("/api/v1/people")
+    first = ApiToken.objects.get(id=token.id).last_used_at
+    client.get("/api/v1/people")
+    assert ApiToken.objects.get(id=token.id).last_used_at == first
+    ApiToken.objects.filter(id=token.id).update(last_used_at=first - dt.timedelta(minutes=2))
+    client.get("/api/v1/people")
+    assert ApiToken.objects.get(id=token.id).last_used_at > first
