@@ -76,6 +76,7 @@ demo: venv assets messages
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py collectstatic --noinput -v 0
 	@$(PY) manage.py demo_data --seed 1 --if-empty
+	@$(PY) manage.py companion_index
 	@scripts/demo
 
 bench: venv

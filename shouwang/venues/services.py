@@ -30,6 +30,7 @@ from shouwang.status.services import StatusView, status_from_row, status_get, st
 from shouwang.venues.enums import ScanMethod, VenueCategory, VenueStatus
 from shouwang.venues.models import PersonCode, Scan, Venue, VenueCode
 from shouwang.venues.selectors import door_lookup
+from shouwang.venues.tasks import companion_index_refresh
 
 TEMPERATURE_RANGE = (Decimal("34.0"), Decimal("43.0"))
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)  # a scan may not be stamped later than now + this
@@ -500,6 +501,8 @@ def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchRepo
         report.accepted += len(fresh)
         report.duplicates += len(chunk) - len(fresh)
     report.errors.sort(key=lambda e: e["line"])
+    if report.accepted:  # the task worker takes them into the companion index before a tracer asks
+        transaction.on_commit(companion_index_refresh.enqueue)
     return report
 
 

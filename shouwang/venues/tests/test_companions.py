@@ -310,3 +310,51 @@ def test_microsecond_edges(county, place, engine):
     assert [(c.person_id, c.first_at) for c in result] == [
         (rounding.id, at - 30 * M + dt.timedelta(microseconds=400)), (edge.id, at + 30 * M)]
     assert result[1].first_at.microsecond == 999_999
+
+
+def test_the_command_builds_the_index_ahead_of_the_first_query(settings, tmp_path, log):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    a, b, _, p = log
+    settings.SHOUWANG_SCAN_INDEX_DIR = str(tmp_path / "cmd")
+    out = StringIO()
+    call_command("companion_index", stdout=out)
+    assert "新增 15 条，共 15 条扫码、1 天" in out.getvalue()
+    out = StringIO()
+    call_command("companion_index", stdout=out)
+    assert "新增 0 条，共 15 条扫码" in out.getvalue()  # incremental: nothing new
+    (tmp_path / "cmd" / "stray.npy").write_bytes(b"x")
+    out = StringIO()
+    call_command("companion_index", "--rebuild", stdout=out)
+    assert "新增 15 条" in out.getvalue() and not (tmp_path / "cmd" / "stray.npy").exists()
+    engine = CompanionEngine(tmp_path / "cmd")
+    assert engine.find(IndexScans.from_rows([(a.id, T0, p["病例X"].id)])).person_set() == {
+        p["下沿"].id, p["两窗"].id, p["两次"].id, p["同事Z"].id}
+
+
+def test_a_batch_upload_queues_an_index_refresh_and_the_task_takes_the_scans_in(
+        settings, tmp_path, county, place, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from shouwang.accounts.enums import Role
+    from shouwang.venues.services import person_code_get_or_issue, scan_batch, venue_code_reissue
+    from shouwang.venues.tasks import companion_index_refresh
+
+    settings.SHOUWANG_TODAY = "2022-07-15"
+    settings.SHOUWANG_SCAN_INDEX_DIR = str(tmp_path / "tasks")
+    token = venue_code_reissue(actor=county.hq, venue_id=place("城关超市").id).token
+    person = county.person(name="王芳")
+    device = county.user(Role.CHECKPOINT, county.grid_a, username="door-7")
+    line = {"client_ref": "Q-1", "venue_token": token, "person_token": person_code_get_or_issue(person).token,
+            "scanned_at": "2022-07-15T09:00:00+08:00"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_batch(actor=device, lines=[line]).accepted == 1
+    queued = DBTaskResult.objects.filter(task_path__endswith="companion_index_refresh")
+    assert queued.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_batch(actor=device, lines=[line]).duplicates == 1  # nothing new: nothing queued
+    assert queued.count() == 1
+    assert companion_index_refresh.call() == 1
+    assert CompanionEngine(tmp_path / "tasks").status()["rows"] == 1
