@@ -432,9 +432,22 @@ def _people_by_token(tokens: set[str]) -> dict[str, int]:
     return out
 
 
+def _stored_entries(scans: list[Scan]) -> set[tuple]:
+    """(venue id, person id, scanned_at) of the stored scans of these people between the first and the last of these
+    instants (the (person, scanned_at) index)."""
+    if not scans:
+        return set()
+    times = [s.scanned_at for s in scans]
+    rows = Scan.objects.filter(person_id__in={s.person_id for s in scans}, scanned_at__gte=min(times),
+                               scanned_at__lte=max(times))  # a range per person: a few scans each
+    return set(rows.values_list("venue_id", "person_id", "scanned_at"))
+
+
 def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchReport:
-    """Check every line on its own, then store the good ones in short transactions. A line whose device reference
-    this recorder has sent before (or earlier in the same upload) is a duplicate and is not stored again."""
+    """Check every line on its own, then store the good ones in short transactions. A line is a duplicate, and is not
+    stored again, when this recorder has sent its device reference before (or earlier in the same upload), or when
+    the log already has the same person at the same venue at the same instant, whoever recorded it (the same
+    device export imported by two officials)."""
     report = BatchReport()
     now = clock.now()
     parsed: list[tuple[int, str, dict]] = []
@@ -493,10 +506,17 @@ def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchRepo
         view = views.get((s.person_id, timezone.localdate(s.scanned_at)))
         s.colour = view.colour if view is not None else ""
 
+    entries: set[tuple] = set()
     for chunk in _chunks(good, INSERT_CHUNK):
         with transaction.atomic():  # short: the door scans of other devices wait for the write lock meanwhile
             already = set(_by_ref(actor, [s.client_ref for s in chunk]).values_list("client_ref", flat=True))
-            fresh = [s for s in chunk if s.client_ref not in already]
+            entries |= _stored_entries(chunk)
+            fresh = []
+            for s in chunk:
+                entry = (s.venue_id, s.person_id, s.scanned_at)
+                if s.client_ref not in already and entry not in entries:
+                    entries.add(entry)
+                    fresh.append(s)
             Scan.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
         report.accepted += len(fresh)
         report.duplicates += len(chunk) - len(fresh)

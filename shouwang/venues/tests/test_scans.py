@@ -294,6 +294,18 @@ def test_a_batch_keeps_the_good_lines_lists_the_bad_ones_and_a_retry_stores_noth
     assert Scan.objects.count() == 2
 
 
+def test_the_same_person_venue_and_instant_is_one_entry_whatever_the_reference(device, venue_token, person_token):
+    line = {"venue_token": venue_token, "person_token": person_token, "scanned_at": "2022-07-15T08:00:00+08:00"}
+    lines = [{**line, "client_ref": "A-1"}, {**line, "client_ref": "A-2"},  # the same entry sent twice
+             {**line, "client_ref": "A-3", "scanned_at": "2022-07-15T08:00:01+08:00"}]  # a second later: another
+    body = device.post("/api/v1/scans/batch", {"lines": lines}, content_type="application/json").json()
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 0)
+    assert sorted(Scan.objects.values_list("client_ref", flat=True)) == ["A-1", "A-3"]
+    again = device.post("/api/v1/scans/batch", {"lines": [{**line, "client_ref": "A-9"}]},
+                        content_type="application/json").json()
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+
+
 def test_a_batch_needs_the_scan_capability_and_a_list(county, client_for, device):
     lab = county.user(Role.LAB, county.county)
     response = client_for(lab).post("/api/v1/scans/batch", {"lines": []}, content_type="application/json")
@@ -366,6 +378,11 @@ def test_a_file_import_keeps_good_rows_lists_bad_ones_and_a_reimport_stores_noth
 
     again = client.post("/api/v1/scans/import", {"file": make(rows)}).json()
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, 3)
+    assert Scan.objects.count() == 2
+    # the same export imported by another official: the same people at the same venues at the same instants
+    township = county.user(Role.TOWNSHIP, county.township_a, username="township-import")
+    other = client_for(township).post("/api/v1/scans/import", {"file": make(rows)}).json()
+    assert (other["accepted"], other["duplicates"], other["rejected"]) == (0, 3, 3)
     assert Scan.objects.count() == 2
 
 
