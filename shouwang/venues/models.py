@@ -74,7 +74,11 @@ class Scan(models.Model):
         indexes = [models.Index(fields=["venue", "scanned_at"]), models.Index(fields=["person", "scanned_at"]),
                    models.Index(fields=["scanned_at"])]
         constraints = [models.UniqueConstraint(fields=["recorded_by", "client_ref"], condition=~models.Q(client_ref=""),
-                                               name="scan_client_ref_unique")]
+                                               name="scan_client_ref_unique"),
+                       # a resident's own check-in has no recording account: its page's reference is per person
+                       models.UniqueConstraint(fields=["person", "client_ref"],
+                                               condition=models.Q(recorded_by__isnull=True) & ~models.Q(client_ref=""),
+                                               name="scan_self_ref_unique")]
 
     @classmethod
     def merge_person(cls, duplicate, keep) -> int:

@@ -269,11 +269,17 @@ def _day_status(person_id: int, when: dt.datetime) -> StatusView:
         return status_get(person_id)
 
 
-def _duplicate_of(actor, ref: str) -> ScanResult | None:
+def _duplicate_of(actor, ref: str, person_id: int | None = None) -> ScanResult | None:
+    """The scan already stored with this reference: by the recording account, or, for a resident's own check-in
+    (no account), by the person (the reference of the page the phone submitted)."""
     recorder = _recorder(actor)
-    if not ref or recorder is None:
+    if not ref or (recorder is None and person_id is None):
         return None
-    found = _by_ref(recorder, [ref]).select_related("venue", "person").first()
+    if recorder is not None:
+        found = _by_ref(recorder, [ref]).select_related("venue", "person").first()
+    else:
+        found = (Scan.objects.filter(person_id=person_id, client_ref=ref, recorded_by__isnull=True)
+                 .exclude(client_ref="").select_related("venue", "person").first())
     return None if found is None else ScanResult(found, _day_status(found.person_id, found.scanned_at), True)
 
 
@@ -341,7 +347,7 @@ def _record(*, actor, venue: Venue, person: Person, method: str, scanned_at, tem
         else:  # one statement commits on its own
             scan_insert(scan)
     except IntegrityError:
-        found = _duplicate_of(actor, ref)  # the same device reference arrived twice at the same moment
+        found = _duplicate_of(actor, ref, person.id)  # the same reference arrived twice at the same moment
         if found is None:
             raise
         return found
@@ -355,7 +361,7 @@ def scan_record(*, venue_token: str, person: Person, method: str, actor=None, sc
     if method != ScanMethod.SELF:
         require(actor, Capability.SCAN_RECORD, "代扫码", "record scans for others")
     ref = _client_ref(client_ref)
-    found = _duplicate_of(actor, ref)
+    found = _duplicate_of(actor, ref, person.id)
     if found is not None:
         return found
     venue = venue_by_token(venue_token)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import secrets
 import uuid
 from decimal import Decimal, InvalidOperation
 
@@ -415,7 +416,7 @@ def resident_scan(request, token: str):
     except DomainError as exc:
         return _resident_error(request, exc)
     person = resident_person(request)
-    context = {"venue": venue, "token": token, "person": person,
+    context = {"venue": venue, "token": token, "person": person, "client_ref": secrets.token_urlsafe(16),
                "masked": mask_name(person.name) if person else "", "values": {}}
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -425,7 +426,9 @@ def resident_scan(request, token: str):
             elif person is None:
                 raise ValidationFailed(field="name", code="not_identified", message_zh="请先填写姓名和证件号码",
                                        message_en="enter your name and document number first")
-            result = scan_record(venue_token=token, person=person, method=ScanMethod.SELF)
+            # The page's own reference: a double tap, or the browser re-sending the form, records one check-in.
+            result = scan_record(venue_token=token, person=person, method=ScanMethod.SELF,
+                                 client_ref=request.POST.get("client_ref", "")[:64])
         except DomainError as exc:
             if exc.code in ("unknown_venue_code", "revoked_venue_code", "venue_closed"):
                 return _resident_error(request, exc)

@@ -2,6 +2,7 @@
 staff's reverse scan, the inspectors' page and the person page."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -111,6 +112,24 @@ def test_a_resident_identifies_once_then_checks_in_with_one_tap(county):
     assert 'data-testid="checkin"' in again and "李*" in again
     assert phone.post(f"/s/{token}", {"action": "checkin"}).status_code == 302
     assert Scan.objects.filter(person=person).count() == 2
+
+
+def test_a_double_tap_or_a_resent_form_records_one_check_in(county):
+    venue = make_venue(county)
+    person = county.person(name="李娜")
+    token = token_of(venue)
+    phone = Client()
+    phone.post(f"/s/{token}", {"action": "identify", "name": "李娜", "id_number": person.id_number})
+    page = phone.get(f"/s/{token}").content.decode()
+    ref = re.search(r'name="client_ref" value="([^"]+)"', page).group(1)
+    first = phone.post(f"/s/{token}", {"action": "checkin", "client_ref": ref})
+    again = phone.post(f"/s/{token}", {"action": "checkin", "client_ref": ref})
+    assert first.url == again.url  # the same check-in answered twice
+    assert Scan.objects.filter(person=person, client_ref=ref).count() == 1
+    other_page = re.search(r'name="client_ref" value="([^"]+)"', phone.get(f"/s/{token}").content.decode()).group(1)
+    assert other_page != ref  # the next visit is a new check-in
+    phone.post(f"/s/{token}", {"action": "checkin", "client_ref": other_page})
+    assert Scan.objects.filter(person=person).count() == 3  # identify, the double tap, the next visit
 
 
 def test_a_resident_with_a_fact_sees_the_colour_reasons_and_change_date(county):
