@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "shouwang.people",
     "shouwang.status",
     "shouwang.venues",
+    "shouwang.testing",
     "shouwang.web",
     "shouwang.demo",
 ]

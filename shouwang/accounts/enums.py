@@ -30,24 +30,30 @@ class Capability(models.TextChoices):
     VENUE_MANAGE = "venue.manage", _("登记场所和发放场所码")
     SCAN_RECORD = "scan.record", _("代扫码和上传扫码记录")
     VENUE_INSPECT = "venue.inspect", _("查看场所扫码情况")
+    ROUND_MANAGE = "round.manage", _("组织核酸检测轮次和采样点")
+    SAMPLE_RECORD = "sample.record", _("采样登记")
+    LAB_RESULT = "lab.result", _("接收样本和上报检测结果")
+    RESULT_REVIEW = "lab.review", _("审核发布检测结果")
+    TESTING_VIEW = "testing.view", _("查看检测进度和应检未检名单")
 
 
 _C = Capability
 _STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT, _C.VENUE_MANAGE,
-          _C.SCAN_RECORD, _C.VENUE_INSPECT}
+          _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD}
 
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW}),
-    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE}),
-    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
+    Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW, _C.ROUND_MANAGE,
+                                 _C.RESULT_REVIEW}),
+    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE}),
+    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE}),
     Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
     Role.GRID_WORKER: frozenset(_STAFF),
-    Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
-    Role.LAB: frozenset({_C.PERSON_VIEW}),
+    Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD, _C.SAMPLE_RECORD}),
+    Role.LAB: frozenset({_C.PERSON_VIEW, _C.LAB_RESULT, _C.RESULT_REVIEW}),
     Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL}),
     Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
-    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT}),
+    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW}),
     Role.ADMIN: frozenset(set(Capability.values)),
 }
 

@@ -95,3 +95,13 @@ def door_lookup(*, recorder_id: int | None, client_ref: str, venue_token: str, p
         fetch_one(_DOOR_SQL[0], [recorder_id, client_ref, venue_token, person_token]))
     return DoorLookup(dup, code_id, revoked_at is not None, venue_id, venue_name, venue_status, person_id,
                       person_name, merged is not None, tuple(status))
+
+
+def people_by_tokens(tokens) -> dict[str, int]:
+    """Person id per live personal code (not revoked, person not merged into another), for many codes at once."""
+    out: dict[str, int] = {}
+    wanted = sorted({str(t).strip() for t in tokens if t})
+    for i in range(0, len(wanted), 900):
+        out.update(PersonCode.objects.filter(token__in=wanted[i:i + 900], revoked_at__isnull=True,
+                                             person__merged_into__isnull=True).values_list("token", "person_id"))
+    return out

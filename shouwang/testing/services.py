@@ -1,0 +1,782 @@
+"""Writes of mass testing: rounds, sites, labs, filling tubes, transport, lab results (reviewed, with history),
+the members' states, rechecks and the status facts they publish.
+
+Every write that takes a list (a tube's members, a box's tubes, a lab file) is all or nothing: it is checked first
+and either applied whole or refused with the errors of every bad item."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shouwang.accounts.enums import Capability
+from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.areas.models import Area
+from shouwang.areas.selectors import area_codes_chain
+from shouwang.core import clock
+from shouwang.core.audit import audit_record
+from shouwang.core.errors import DomainError, NotFound, ValidationFailed
+from shouwang.core.models import AuditAction
+from shouwang.people.models import Person
+from shouwang.policy.rules.zones import pooling_mode
+from shouwang.policy.selectors import ruleset_in_force
+from shouwang.status.services import fact_publish, fact_withdraw
+from shouwang.testing.enums import (
+    POOL_SIZE,
+    SETTINGS,
+    BatchState,
+    ExemptReason,
+    PersonRoundState,
+    PoolMode,
+    RecheckState,
+    Result,
+    ResultFileState,
+    RoundKind,
+    RoundState,
+    SiteKind,
+    TubePurpose,
+    TubeState,
+)
+from shouwang.testing.models import (
+    Exemption,
+    Lab,
+    LabResultFile,
+    PersonRound,
+    RecheckTask,
+    RoundArea,
+    SamplingSite,
+    TestingRound,
+    TransportBatch,
+    Tube,
+    TubeMember,
+    TubeResult,
+)
+from shouwang.venues.selectors import people_by_tokens
+
+POOL_SOURCE = "testing.pool"  # status facts: a positive pool's members awaiting their recheck (source id: tube)
+CASE_SOURCE = "testing.positive"  # a positive single tube or recheck (source id: tube)
+MAX_BARCODE = 40
+
+
+def _now() -> dt.datetime:
+    return clock.now()
+
+
+class ItemErrors(DomainError):
+    """A list refused whole: every bad item with its index, field and reason."""
+
+    def __init__(self, errors: list[dict], *, zh: str, en: str, code: str = "invalid_items"):
+        super().__init__(code=code, status=422, field=errors[0].get("field") if errors else None,
+                         message_zh=zh, message_en=en, details=errors)
+
+
+def _item_error(index: int, exc: DomainError, **extra) -> dict:
+    return {"index": index, "code": exc.code, "field": exc.field, "zh": exc.message_zh, "en": exc.message_en,
+            **extra}
+
+
+# ---- rounds -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RoundInput:
+    name: str
+    area_ids: list[int]
+    starts_at: dt.datetime
+    deadline: dt.datetime
+    kind: str = RoundKind.AREA
+    settings: dict[int, str] = field(default_factory=dict)  # area id -> pooling setting (default other_area)
+
+
+def _people_in(areas) -> int:
+    total = 0
+    for area in areas:
+        total += Person.objects.active().filter(area__path__startswith=area.path).count()
+    return total
+
+
+def _round_target(round_: TestingRound) -> int:
+    areas = [ra.area for ra in round_.areas.select_related("area")]
+    exempt = round_.exemptions.exclude(reason=ExemptReason.DOOR_TO_DOOR).count()
+    return max(0, _people_in(areas) - exempt)
+
+
+@transaction.atomic
+def round_create(*, actor, data: RoundInput) -> TestingRound:
+    """A round over areas of the actor's jurisdiction; each area's sampling mode comes from the policy in force on
+    the start day for that area (the setting says which of the policy's sampling rules applies)."""
+    require(actor, Capability.ROUND_MANAGE, "组织检测轮次", "organise testing rounds")
+    name = (data.name or "").strip()
+    if not name:
+        raise ValidationFailed(field="name", code="required", message_zh="请填写轮次名称", message_en="name is required")
+    if not data.area_ids:
+        raise ValidationFailed(field="area_ids", code="required", message_zh="请选择检测范围",
+                               message_en="choose the areas of the round")
+    if data.deadline <= data.starts_at:
+        raise ValidationFailed(field="deadline", code="before_start", message_zh="完成时限应晚于开始时间",
+                               message_en="the deadline must be after the start")
+    areas = [area_visible(user=actor, area_id=i) for i in dict.fromkeys(data.area_ids)]
+    paths = sorted(a.path for a in areas)
+    for a, b in zip(paths, paths[1:], strict=False):
+        if b.startswith(a):
+            raise ValidationFailed(field="area_ids", code="overlapping", message_zh="检测范围中的区域相互包含",
+                                   message_en="the areas of the round overlap")
+    day = timezone.localdate(data.starts_at)
+    ruleset = ruleset_in_force(day, area_codes_chain(areas[0]))
+    round_ = TestingRound.objects.create(name=name, kind=data.kind, starts_at=data.starts_at, deadline=data.deadline,
+                                         policy_version=ruleset.id, created_by=actor,
+                                         state=RoundState.SAMPLING if data.starts_at <= _now() else RoundState.PLANNED)
+    for area in areas:
+        setting = data.settings.get(area.id, "other_area")
+        if setting not in SETTINGS:
+            raise ValidationFailed(field="settings", code="invalid_choice", message_zh=f"采样场景“{setting}”不存在",
+                                   message_en=f"sampling setting '{setting}' does not exist")
+        decision = pooling_mode(ruleset_in_force(day, area_codes_chain(area)), setting)
+        RoundArea.objects.create(round=round_, area=area, setting=setting, pool_mode=decision.mode,
+                                 rule=decision.rule, reason_zh="；".join(b.zh for b in decision.because)[:300],
+                                 reason_en="; ".join(b.en for b in decision.because)[:300])
+    round_.target = _round_target(round_)
+    round_.save(update_fields=["target"])
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=round_,
+                 summary=f"新建检测轮次 {name}：{len(areas)}个区域，应检{round_.target}人")
+    return round_
+
+
+def round_visible(*, user, round_id: int) -> TestingRound:
+    """A round with at least one area in the user's jurisdiction (or covering it)."""
+    path = jurisdiction_path(user)
+    round_ = TestingRound.objects.filter(id=round_id).first()
+    if round_ is None or not any(a.path.startswith(path) or path.startswith(a.path)
+                                 for a in Area.objects.filter(id__in=round_.areas.values("area_id"))):
+        raise NotFound("检测轮次", "testing round", field="round_id")
+    return round_
+
+
+@transaction.atomic
+def round_set_state(*, actor, round_id: int, state: str) -> TestingRound:
+    require(actor, Capability.ROUND_MANAGE, "组织检测轮次", "organise testing rounds")
+    round_ = round_visible(user=actor, round_id=round_id)
+    allowed = {RoundState.PLANNED: {RoundState.SAMPLING, RoundState.CANCELLED},
+               RoundState.SAMPLING: {RoundState.FINISHED, RoundState.CANCELLED}}
+    if state not in allowed.get(round_.state, set()):
+        raise DomainError(code="invalid_transition", status=409, field="state",
+                          message_zh=f"轮次当前为“{round_.get_state_display()}”，不能改为该状态",
+                          message_en=f"the round is {round_.state}; it cannot become {state}")
+    round_.state = state
+    round_.save(update_fields=["state", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=round_, summary=f"检测轮次 {round_.name} → {state}")
+    return round_
+
+
+@transaction.atomic
+def exemption_add(*, actor, round_id: int, person_id: int, reason: str, note: str = "") -> Exemption:
+    require(actor, Capability.ROUND_MANAGE, "登记免检", "record exemptions")
+    round_ = round_visible(user=actor, round_id=round_id)
+    if reason not in ExemptReason.values:
+        raise ValidationFailed(field="reason", code="invalid_choice", message_zh="免检原因不存在",
+                               message_en="unknown exemption reason")
+    person = Person.objects.active().filter(id=person_id, area__path__startswith=jurisdiction_path(actor)).first()
+    if person is None:
+        raise NotFound("人员", "person", field="person_id")
+    exemption, _ = Exemption.objects.update_or_create(round=round_, person=person,
+                                                      defaults={"reason": reason, "note": note, "recorded_by": actor})
+    round_.target = _round_target(round_)
+    round_.save(update_fields=["target"])
+    return exemption
+
+
+# ---- sites and labs ------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def site_create(*, actor, name: str, area_id: int, kind: str = SiteKind.FIXED, address: str = "",
+                opening_hours: str = "", samplers: int = 2, per_hour: int = 120) -> SamplingSite:
+    require(actor, Capability.ROUND_MANAGE, "设置采样点", "set up sampling sites")
+    area = area_visible(user=actor, area_id=area_id)
+    if kind not in SiteKind.values:
+        raise ValidationFailed(field="kind", code="invalid_choice", message_zh="采样点类型不存在",
+                               message_en="unknown site kind")
+    if not (name or "").strip():
+        raise ValidationFailed(field="name", code="required", message_zh="请填写采样点名称",
+                               message_en="name is required")
+    if per_hour < 1 or samplers < 1:
+        raise ValidationFailed(field="per_hour", code="out_of_range", message_zh="采样能力和人员数应大于0",
+                               message_en="capacity and samplers must be positive")
+    site = SamplingSite.objects.create(name=name.strip(), area=area, kind=kind, address=address,
+                                       opening_hours=opening_hours, samplers=samplers, per_hour=per_hour)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=site, summary=f"新建采样点 {site.name}")
+    return site
+
+
+def lab_create(*, actor, name: str, area_id: int, tubes_per_day: int = 4000) -> Lab:
+    require(actor, Capability.ROUND_MANAGE, "登记实验室", "register labs")
+    area = area_visible(user=actor, area_id=area_id)
+    return Lab.objects.create(name=name, area=area, tubes_per_day=tubes_per_day)
+
+
+# ---- sampling: filling tubes --------------------------------------------------------------------------------------
+
+
+@dataclass
+class FillResult:
+    tube: Tube
+    added: list[int]  # person ids added by this request, in order
+    already: list[int]  # already in this tube (a retried request)
+
+
+def _round_area_of(round_: TestingRound, person_area_path: str, round_areas: list[RoundArea]) -> RoundArea | None:
+    best = None
+    for ra in round_areas:
+        if person_area_path.startswith(ra.area.path) and (best is None or len(ra.area.path) > len(best.area.path)):
+            best = ra
+    return best
+
+
+def _resolve_people(items: list[dict]) -> tuple[list[int | None], list[dict]]:
+    """Each item names a person by `person_token` (their code) or `id_number`; answers ids (None where bad)."""
+    tokens = people_by_tokens([i.get("person_token") for i in items if isinstance(i, dict)])
+    numbers = [str(i.get("id_number") or "").strip().upper() for i in items if isinstance(i, dict)]
+    by_number = dict(Person.objects.active().filter(id_number__in=[n for n in numbers if n])
+                     .values_list("id_number", "id"))
+    ids, errors = [], []
+    for index, item in enumerate(items):
+        pid = None
+        if isinstance(item, dict):
+            if item.get("person_token"):
+                pid = tokens.get(str(item["person_token"]).strip())
+            elif item.get("id_number"):
+                pid = by_number.get(str(item["id_number"]).strip().upper())
+        if pid is None:
+            errors.append(_item_error(index, DomainError(code="unknown_person", status=404, field="person",
+                                                         message_zh="查无此人（个人码或证件号无效）",
+                                                         message_en="no such person (unknown code or ID number)")))
+        ids.append(pid)
+    return ids, errors
+
+
+@transaction.atomic
+def tube_fill(*, actor, round_id: int, barcode: str, people: list[dict], site_id: int | None = None,
+              purpose: str = TubePurpose.ROUND, close: bool = False) -> FillResult:
+    """The sampler's step: open the tube (first use of the barcode) and add people in order. The tube closes when
+    it holds its pool size (or on `close`). All or nothing: one bad person refuses the request with every error. A
+    retried request (the same people again) adds nobody twice."""
+    require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
+    barcode = str(barcode or "").strip()
+    if not barcode or len(barcode) > MAX_BARCODE:
+        raise ValidationFailed(field="barcode", code="invalid", message_zh="管码为空或过长",
+                               message_en="the tube barcode is empty or too long")
+    round_ = TestingRound.objects.select_for_update().filter(id=round_id).first()
+    if round_ is None:
+        raise NotFound("检测轮次", "testing round", field="round_id")
+    if round_.state != RoundState.SAMPLING:
+        raise DomainError(code="round_not_sampling", status=409, field="round_id",
+                          message_zh="该轮次不在采样中", message_en="the round is not sampling")
+    if purpose not in TubePurpose.values:
+        raise ValidationFailed(field="purpose", code="invalid_choice", message_zh="用途不存在",
+                               message_en="unknown purpose")
+    site = None
+    if site_id is not None:
+        site = SamplingSite.objects.filter(id=site_id, active=True).first()
+        if site is None:
+            raise NotFound("采样点", "sampling site", field="site_id")
+    ids, errors = _resolve_people(people)
+    if errors:
+        raise ItemErrors(errors, zh="有人员无法识别，本管未作修改", en="some people were not found; the tube is unchanged")
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(field="people", code="duplicate_person", message_zh="同一人在本次提交中出现多次",
+                               message_en="the same person appears twice in the request")
+    tube = Tube.objects.select_for_update().filter(barcode=barcode).first()
+    now = _now()
+    persons = {p.id: p for p in Person.objects.filter(id__in=ids).select_related("area")}
+    round_areas = list(round_.areas.select_related("area"))
+    scope = []
+    for index, pid in enumerate(ids):
+        ra = _round_area_of(round_, persons[pid].area.path, round_areas)
+        if ra is None and purpose == TubePurpose.ROUND:
+            errors.append(_item_error(index, DomainError(code="outside_round", status=422, field="person",
+                                                         message_zh="此人不在本轮检测范围内",
+                                                         message_en="this person is outside the round's areas"),
+                                      person_id=pid))
+        scope.append(ra)
+    mode = PoolMode.SINGLE if purpose == TubePurpose.RECHECK else (
+        tube.pool_mode if tube else next((ra.pool_mode for ra in scope if ra is not None), PoolMode.TWENTY))
+    for index, ra in enumerate(scope):
+        if purpose == TubePurpose.ROUND and ra is not None and ra.pool_mode != mode:
+            errors.append(_item_error(index, DomainError(
+                code="pool_mode_mismatch", status=422, field="person",
+                message_zh=f"此人所在区域按“{PoolMode(ra.pool_mode).label}”采样，与本管不同",
+                message_en=f"this person's area is sampled {ra.pool_mode}, this tube is {mode}"), person_id=ids[index]))
+    if tube is None:
+        tube = Tube.objects.create(barcode=barcode, round=round_, purpose=purpose, pool_mode=mode,
+                                   pool_size=POOL_SIZE[mode], site=site, sampler=actor, opened_at=now)
+    elif tube.round_id != round_.id or tube.purpose != purpose:
+        raise DomainError(code="barcode_reused", status=409, field="barcode",
+                          message_zh="该管码已在其他轮次或用途中使用", message_en="this barcode was used elsewhere")
+    current = list(tube.members.filter(removed_at__isnull=True).order_by("position"))
+    in_tube = {m.person_id for m in current}
+    fresh = [pid for pid in ids if pid not in in_tube]
+    already = [pid for pid in ids if pid in in_tube]
+    if fresh and tube.state != TubeState.OPEN:
+        raise DomainError(code="tube_closed", status=409, field="barcode", message_zh="该管已封管，不能再加人",
+                          message_en="the tube is closed")
+    if len(current) + len(fresh) > tube.pool_size:
+        raise DomainError(code="tube_full", status=409, field="people",
+                          message_zh=f"该管最多{tube.pool_size}人，已有{len(current)}人",
+                          message_en=f"the tube holds {tube.pool_size}; it has {len(current)}")
+    elsewhere = dict(TubeMember.objects.filter(round=round_, purpose=purpose, person_id__in=fresh,
+                                               removed_at__isnull=True).values_list("person_id", "tube__barcode"))
+    for index, pid in enumerate(ids):
+        if pid in elsewhere:
+            errors.append(_item_error(index, DomainError(
+                code="already_sampled", status=409, field="person",
+                message_zh=f"此人本轮已在{elsewhere[pid]}号管中采样", message_en=f"already sampled in tube "
+                                                                     f"{elsewhere[pid]} this round"),
+                person_id=pid))
+    if purpose == TubePurpose.RECHECK:
+        open_tasks = set(RecheckTask.objects.filter(round=round_, person_id__in=fresh, state=RecheckState.OPEN)
+                         .values_list("person_id", flat=True))
+        for index, pid in enumerate(ids):
+            if pid in fresh and pid not in open_tasks:
+                errors.append(_item_error(index, DomainError(code="no_recheck_due", status=409, field="person",
+                                                             message_zh="此人没有待复核任务",
+                                                             message_en="no recheck is due for this person"),
+                                          person_id=pid))
+    if errors:
+        transaction.set_rollback(True)
+        raise ItemErrors(sorted(errors, key=lambda e: e["index"]), zh="有人员不能加入本管，本管未作修改",
+                         en="some people cannot go into this tube; the tube is unchanged")
+    position = max((m.position for m in current), default=0)
+    members = []
+    for pid in fresh:
+        position += 1
+        members.append(TubeMember(tube=tube, round=round_, purpose=purpose, person_id=pid, position=position,
+                                  added_at=now))
+    try:
+        with transaction.atomic():
+            TubeMember.objects.bulk_create(members)
+    except IntegrityError:  # a concurrent request put one of them in another tube
+        raise DomainError(code="already_sampled", status=409, field="person",
+                          message_zh="有人员刚刚在其他管中采样，请重试", message_en="someone was just sampled in "
+                                                                      "another tube; retry") from None
+    if purpose == TubePurpose.ROUND:
+        PersonRound.objects.bulk_create([
+            PersonRound(round=round_, person_id=pid, area_id=persons[pid].area_id, state=PersonRoundState.SAMPLED,
+                        tube=tube, sampled_at=now) for pid in fresh])
+    else:
+        RecheckTask.objects.filter(round=round_, person_id__in=fresh).update(state=RecheckState.SAMPLED, tube=tube,
+                                                                             updated_at=timezone.now())
+    tube.members_count = len(current) + len(fresh)
+    fields = ["members_count", "updated_at"]
+    if tube.state == TubeState.OPEN and (close or tube.members_count >= tube.pool_size):
+        tube.state, tube.closed_at = TubeState.CLOSED, now
+        fields += ["state", "closed_at"]
+    tube.save(update_fields=fields)
+    return FillResult(tube, fresh, already)
+
+
+@transaction.atomic
+def tube_member_remove(*, actor, barcode: str, person_id: int, reason: str) -> TubeMember:
+    """The wrong person was scanned: taken out before the tube closes, with who, when and why kept."""
+    require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写移出原因",
+                               message_en="give the reason")
+    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
+    if tube is None:
+        raise NotFound("采样管", "tube", field="barcode")
+    if tube.state != TubeState.OPEN:
+        raise DomainError(code="tube_closed", status=409, field="barcode", message_zh="该管已封管，不能移出人员",
+                          message_en="the tube is closed; nobody can be taken out")
+    member = tube.members.filter(person_id=person_id, removed_at__isnull=True).first()
+    if member is None:
+        raise NotFound("管内人员", "member of the tube", field="person_id")
+    member.removed_at, member.removed_by, member.removed_reason = _now(), actor, reason.strip()[:200]
+    member.save(update_fields=["removed_at", "removed_by", "removed_reason"])
+    PersonRound.objects.filter(round_id=tube.round_id, person_id=person_id, tube=tube).delete()
+    tube.members_count -= 1
+    tube.save(update_fields=["members_count", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=tube,
+                 summary=f"采样管{tube.barcode}移出人员{person_id}：{member.removed_reason}")
+    return member
+
+
+@transaction.atomic
+def tube_close(*, actor, barcode: str) -> Tube:
+    require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
+    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
+    if tube is None:
+        raise NotFound("采样管", "tube", field="barcode")
+    if tube.members_count == 0:
+        raise DomainError(code="tube_empty", status=409, field="barcode", message_zh="空管不能封管",
+                          message_en="an empty tube cannot be closed")
+    if tube.state == TubeState.OPEN:
+        tube.state, tube.closed_at = TubeState.CLOSED, _now()
+        tube.save(update_fields=["state", "closed_at", "updated_at"])
+    return tube
+
+
+# ---- transport (送) and receipt (检) -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def batch_pack(*, actor, code: str, lab_id: int, barcodes: list[str], site_id: int | None = None, courier: str = "",
+               courier_mobile: str = "") -> TransportBatch:
+    """Closed tubes packed in a box for a lab and handed to the courier; all the barcodes must be closed tubes."""
+    require(actor, Capability.SAMPLE_RECORD, "转运样本", "send samples")
+    code = str(code or "").strip()
+    if not code:
+        raise ValidationFailed(field="code", code="required", message_zh="请填写箱号", message_en="box code is required")
+    if TransportBatch.objects.filter(code=code).exists():
+        raise DomainError(code="batch_exists", status=409, field="code", message_zh="该箱号已使用",
+                          message_en="this box code was used")
+    lab = Lab.objects.filter(id=lab_id).first()
+    if lab is None:
+        raise NotFound("实验室", "lab", field="lab_id")
+    wanted = [str(b).strip() for b in barcodes]
+    tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=wanted)}
+    errors = []
+    for index, barcode in enumerate(wanted):
+        tube = tubes.get(barcode)
+        if tube is None:
+            errors.append(_item_error(index, NotFound("采样管", "tube", field="barcode"), barcode=barcode))
+        elif tube.state != TubeState.CLOSED:
+            errors.append(_item_error(index, DomainError(
+                code="tube_not_closed", status=409, field="barcode",
+                message_zh=f"该管状态为“{tube.get_state_display()}”，只有已封管的管可以装箱",
+                message_en=f"the tube is {tube.state}; only closed tubes are packed"), barcode=barcode))
+    if not wanted or errors:
+        raise ItemErrors(errors or [{"index": 0, "code": "required", "field": "barcodes", "zh": "箱内没有管",
+                                     "en": "the box is empty"}],
+                         zh="有管不能装箱，本箱未登记", en="some tubes cannot be packed; the box was not recorded")
+    batch = TransportBatch.objects.create(code=code, lab=lab, site_id=site_id, courier=courier,
+                                          courier_mobile=courier_mobile, state=BatchState.IN_TRANSIT,
+                                          packed_by=actor, handed_at=_now())
+    Tube.objects.filter(barcode__in=wanted).update(batch=batch, state=TubeState.IN_TRANSIT, updated_at=timezone.now())
+    return batch
+
+
+@transaction.atomic
+def batch_receive(*, actor, code: str, barcodes: list[str]) -> TransportBatch:
+    """The lab opens the box and scans what is in it: the tubes are received; tubes packed but not found and tubes
+    found but packed elsewhere are listed on the receipt (the extra ones are received too: they are here)."""
+    require(actor, Capability.LAB_RESULT, "接收样本", "receive samples")
+    batch = TransportBatch.objects.select_for_update().filter(code=str(code).strip()).first()
+    if batch is None:
+        raise NotFound("转运箱", "transport box", field="code")
+    if batch.state == BatchState.RECEIVED:
+        raise DomainError(code="batch_received", status=409, field="code", message_zh="该箱已接收",
+                          message_en="this box was already received")
+    found = [str(b).strip() for b in barcodes if str(b).strip()]
+    packed = set(batch.tubes.values_list("barcode", flat=True))
+    known = set(Tube.objects.filter(barcode__in=found).values_list("barcode", flat=True))
+    unknown = [b for b in found if b not in known]
+    if unknown:
+        raise ItemErrors([_item_error(found.index(b), NotFound("采样管", "tube", field="barcodes"), barcode=b)
+                          for b in unknown], zh="有管码不存在，本箱未接收", en="unknown barcodes; the box was not received")
+    now = _now()
+    batch.missing = sorted(packed - set(found))
+    batch.extra = sorted(set(found) - packed)
+    batch.state, batch.received_at, batch.received_by = BatchState.RECEIVED, now, actor
+    batch.save()
+    Tube.objects.filter(barcode__in=found, state__in=[TubeState.IN_TRANSIT, TubeState.CLOSED]).update(
+        state=TubeState.RECEIVED, received_at=now, lab=batch.lab, updated_at=timezone.now())
+    return batch
+
+
+# ---- lab results: staged, reviewed, applied ----------------------------------------------------------------------
+
+RESULT_WORDS = {"阴性": Result.NEGATIVE, "negative": Result.NEGATIVE, "neg": Result.NEGATIVE, "-": Result.NEGATIVE,
+                "阳性": Result.POSITIVE, "positive": Result.POSITIVE, "pos": Result.POSITIVE, "+": Result.POSITIVE,
+                "无效": Result.INVALID, "invalid": Result.INVALID}
+HEADERS = {"barcode": ("管码", "条码", "barcode", "tube"), "result": ("结果", "检测结果", "result"),
+           "ct_orf": ("orf1ab", "ct_orf", "orf1ab ct", "orf"), "ct_n": ("n", "ct_n", "n ct", "n基因"),
+           "tested_at": ("检测时间", "tested_at", "time")}
+
+
+def _ct(value, name: str) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        ct = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationFailed(field=name, code="not_a_number", message_zh="Ct值应为数字",
+                               message_en="the Ct value must be a number") from None
+    if not (0 < ct < 50):
+        raise ValidationFailed(field=name, code="out_of_range", message_zh="Ct值应在0到50之间",
+                               message_en="the Ct value must be between 0 and 50")
+    return ct.quantize(Decimal("0.01"))
+
+
+def _check_rows(lab: Lab, lines: list[tuple[int, dict]]) -> tuple[list[dict], list[dict]]:
+    """Each line checked on its own: the good ones (to apply after review) and the errors."""
+    barcodes = [str(line.get("barcode") or "").strip() for _, line in lines]
+    tubes = {t.barcode: t for t in Tube.objects.filter(barcode__in=[b for b in barcodes if b])}
+    good, errors, seen = [], [], set()
+    now = _now()
+    for number, line in lines:
+        barcode = str(line.get("barcode") or "").strip()
+        try:
+            if not barcode:
+                raise ValidationFailed(field="barcode", code="required", message_zh="缺少管码",
+                                       message_en="barcode is required")
+            if barcode in seen:
+                raise DomainError(code="duplicate_line", status=422, field="barcode",
+                                  message_zh="同一管码在文件中出现多次", message_en="the barcode appears twice")
+            tube = tubes.get(barcode)
+            if tube is None:
+                raise DomainError(code="unknown_barcode", status=404, field="barcode", message_zh="管码不存在",
+                                  message_en="unknown barcode")
+            if tube.lab_id != lab.id or tube.received_at is None:
+                raise DomainError(code="not_received", status=409, field="barcode",
+                                  message_zh="本实验室未接收该管", message_en="this lab never received the tube")
+            if tube.result:
+                raise DomainError(code="already_resulted", status=409, field="barcode",
+                                  message_zh="该管已有结果，如需更正请走更正流程",
+                                  message_en="the tube has a result; correct it instead")
+            word = str(line.get("result") or "").strip().lower()
+            if word not in RESULT_WORDS:
+                raise ValidationFailed(field="result", code="invalid_choice", message_zh="结果应为阴性、阳性或无效",
+                                       message_en="the result must be negative, positive or invalid")
+            ct_orf, ct_n = _ct(line.get("ct_orf"), "ct_orf"), _ct(line.get("ct_n"), "ct_n")
+            tested = line.get("tested_at") or now.isoformat()
+            if isinstance(tested, dt.datetime):
+                tested = (timezone.make_aware(tested) if timezone.is_naive(tested) else tested).isoformat()
+        except DomainError as exc:
+            errors.append({"line": number, "barcode": barcode, "code": exc.code, "field": exc.field,
+                           "zh": exc.message_zh, "en": exc.message_en})
+            continue
+        seen.add(barcode)
+        good.append({"line": number, "barcode": barcode, "result": RESULT_WORDS[word],
+                     "ct_orf": str(ct_orf) if ct_orf is not None else None,
+                     "ct_n": str(ct_n) if ct_n is not None else None, "tested_at": str(tested)})
+    return good, errors
+
+
+def _read_table(upload, file_name: str) -> tuple[list[tuple[int, dict]], str]:
+    data = upload.read() if hasattr(upload, "read") else upload
+    rows: list[list] = []
+    if file_name.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    else:
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise ValidationFailed(field="file", code="encoding", message_zh="文件编码无法识别",
+                                   message_en="the file's encoding is not UTF-8 or GBK")
+        rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ValidationFailed(field="file", code="empty", message_zh="文件为空", message_en="the file is empty")
+    header = [str(h or "").strip().lower() for h in rows[0]]
+    columns = {}
+    for key, names in HEADERS.items():
+        for name in names:
+            if name in header:
+                columns[key] = header.index(name)
+                break
+    if "barcode" not in columns or "result" not in columns:
+        raise ValidationFailed(field="file", code="missing_columns", message_zh="文件须有“管码”和“结果”两列",
+                               message_en="the file needs the columns barcode and result")
+    out = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(str(c or "").strip() for c in row):
+            continue
+        out.append((number, {k: (row[i] if i < len(row) else None) for k, i in columns.items()}))
+    return out, hashlib.sha256(data).hexdigest()
+
+
+@transaction.atomic
+def results_stage(*, actor, lab_id: int, lines: list[tuple[int, dict]] | None = None, upload=None,
+                  file_name: str = "instrument") -> LabResultFile:
+    """A lab's results (a file, or an instrument's batch): checked line by line and kept for review; nothing is
+    applied before a reviewer accepts."""
+    require(actor, Capability.LAB_RESULT, "上报检测结果", "report results")
+    lab = Lab.objects.filter(id=lab_id).first()
+    if lab is None:
+        raise NotFound("实验室", "lab", field="lab_id")
+    if upload is not None:
+        lines, sha = _read_table(upload, file_name)
+    else:
+        sha = hashlib.sha256(repr(lines).encode()).hexdigest()
+    good, errors = _check_rows(lab, lines or [])
+    staged = LabResultFile.objects.create(lab=lab, file_name=file_name[:200], sha256=sha, rows=good, errors=errors,
+                                          uploaded_by=actor)
+    audit_record(actor=actor, action=AuditAction.IMPORT, obj=staged,
+                 summary=f"上报检测结果 {file_name}：有效{len(good)}行，错误{len(errors)}行，待审核", row_count=len(good))
+    return staged
+
+
+@dataclass
+class ApplyReport:
+    tubes: int = 0
+    negative_people: int = 0
+    rechecks: int = 0
+    positives: list[int] = field(default_factory=list)  # people newly positive (to hand to tracing)
+
+
+@transaction.atomic
+def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tuple[LabResultFile, ApplyReport]:
+    """The reviewer accepts (every good row applied at once) or sends the file back (nothing applied)."""
+    require(actor, Capability.RESULT_REVIEW, "审核检测结果", "review results")
+    staged = LabResultFile.objects.select_for_update().filter(id=file_id).first()
+    if staged is None:
+        raise NotFound("结果文件", "result file", field="file_id")
+    if staged.state != ResultFileState.PENDING:
+        raise DomainError(code="already_reviewed", status=409, field="file_id", message_zh="该文件已审核",
+                          message_en="the file was already reviewed")
+    report = ApplyReport()
+    if accept:
+        good, errors = _check_rows(staged.lab, [(r["line"], r) for r in staged.rows])
+        if errors:  # something changed since upload (another file resulted a tube): refuse, nothing applied
+            raise ItemErrors(errors, zh="文件中有行已不能发布，请重新上传", en="some lines can no longer be applied; "
+                                                                           "upload the file again",
+                             code="stale_rows")
+        report = _apply(good, lab=staged.lab, reviewer=actor, source=staged)
+    staged.state = ResultFileState.ACCEPTED if accept else ResultFileState.REJECTED
+    staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, timezone.now(), note[:200]
+    staged.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=staged,
+                 summary=f"审核检测结果 {staged.file_name}：{'发布' if accept else '退回'}{len(staged.rows)}行")
+    return staged, report
+
+
+def _apply(rows: list[dict], *, lab: Lab, reviewer, source: LabResultFile | None) -> ApplyReport:
+    report = ApplyReport()
+    tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=[r["barcode"] for r in rows])}
+    results = []
+    for row in rows:
+        tube = tubes[row["barcode"]]
+        results.append(TubeResult(tube=tube, result=row["result"], ct_orf=row["ct_orf"], ct_n=row["ct_n"],
+                                  tested_at=dt.datetime.fromisoformat(row["tested_at"]), lab=lab, source_file=source,
+                                  reviewed_by=reviewer))
+    TubeResult.objects.bulk_create(results, batch_size=1000)
+    by_result = defaultdict(list)
+    for r in results:
+        by_result[r.result].append(r.tube)
+    for result, group in by_result.items():
+        _set_tubes(group, result, report)
+    return report
+
+
+def _set_tubes(tubes: list[Tube], result: str, report: ApplyReport) -> None:
+    """A tube's final result reaches its members: their round state, rechecks and status facts."""
+    now = _now()
+    today = clock.today()
+    ids = [t.id for t in tubes]
+    for i in range(0, len(ids), 900):
+        Tube.objects.filter(id__in=ids[i:i + 900]).update(result=result, resulted_at=now, state=TubeState.RESULTED,
+                                                          updated_at=timezone.now())
+    report.tubes += len(tubes)
+    members = defaultdict(list)
+    for i in range(0, len(ids), 900):
+        for tube_id, pid in TubeMember.objects.filter(tube_id__in=ids[i:i + 900], removed_at__isnull=True) \
+                .values_list("tube_id", "person_id"):
+            members[tube_id].append(pid)
+    pooled = [t for t in tubes if t.purpose == TubePurpose.ROUND and t.pool_size > 1]
+    single = [t for t in tubes if not (t.purpose == TubePurpose.ROUND and t.pool_size > 1)]
+    rechecks = [t for t in tubes if t.purpose == TubePurpose.RECHECK]
+    if result == Result.NEGATIVE:
+        report.negative_people += sum(len(members[t.id]) for t in tubes)
+        _set_people(tubes, PersonRoundState.NEGATIVE, now)
+        for tube in rechecks:  # a negative recheck clears the pool's flag
+            people = members[tube.id]
+            RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people).update(
+                state=RecheckState.NEGATIVE, updated_at=timezone.now())
+            PersonRound.objects.filter(round_id=tube.round_id, person_id__in=people).update(
+                state=PersonRoundState.NEGATIVE, resulted_at=now)
+            for source_barcode, pid in RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people) \
+                    .values_list("source_tube__barcode", "person_id"):
+                fact_withdraw(source=POOL_SOURCE, source_id=source_barcode, person_ids=[pid])
+    elif result == Result.INVALID:
+        for tube in tubes:
+            TubeMember.objects.filter(tube=tube, removed_at__isnull=True).update(
+                removed_at=now, removed_reason="无效管，需重新采样 invalid tube: sample again")
+            PersonRound.objects.filter(tube=tube).delete()
+            RecheckTask.objects.filter(tube=tube).update(state=RecheckState.OPEN, tube=None, updated_at=timezone.now())
+    else:  # positive
+        for tube in pooled:
+            people = members[tube.id]
+            _set_people([tube], PersonRoundState.RECHECK, now)
+            due = now + dt.timedelta(hours=_recheck_hours(tube))
+            areas = dict(Person.objects.filter(id__in=people).values_list("id", "area_id"))
+            RecheckTask.objects.bulk_create([RecheckTask(round_id=tube.round_id, person_id=pid, area_id=areas[pid],
+                                                         source_tube=tube, due_at=due) for pid in people],
+                                            ignore_conflicts=True)
+            report.rechecks += len(people)
+            fact_publish(person_ids=people, kind="flag", value="pool_recheck_pending", since=today, until=None,
+                         source=POOL_SOURCE, source_id=tube.barcode, note=f"混管{tube.barcode}阳性，待单管复核")
+        for tube in single:
+            people = members[tube.id]
+            if tube.purpose == TubePurpose.RECHECK:
+                RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people).update(
+                    state=RecheckState.POSITIVE, updated_at=timezone.now())
+                PersonRound.objects.filter(round_id=tube.round_id, person_id__in=people).update(
+                    state=PersonRoundState.POSITIVE, resulted_at=now)
+            else:
+                _set_people([tube], PersonRoundState.POSITIVE, now)
+            fact_publish(person_ids=people, kind="case", value="first_screen_positive", since=today, until=None,
+                         source=CASE_SOURCE, source_id=tube.barcode, note=f"{tube.barcode}检测阳性")
+            report.positives += people
+
+
+def _set_people(tubes: list[Tube], state: str, now) -> None:
+    ids = [t.id for t in tubes if t.purpose == TubePurpose.ROUND]
+    for i in range(0, len(ids), 900):
+        PersonRound.objects.filter(tube_id__in=ids[i:i + 900]).update(state=state, resulted_at=now)
+
+
+def _recheck_hours(tube: Tube) -> int:
+    try:
+        rules = ruleset_in_force(clock.today())
+        return int(rules.param("pool_recheck_deadline_hours").value)
+    except DomainError:
+        return 24
+
+
+@transaction.atomic
+def result_correct(*, actor, barcode: str, result: str, reason: str) -> TubeResult:
+    """A corrected result: a new row that supersedes the current one (kept in the history); the members' states,
+    rechecks and facts follow the new result."""
+    require(actor, Capability.RESULT_REVIEW, "更正检测结果", "correct results")
+    if result not in Result.values:
+        raise ValidationFailed(field="result", code="invalid_choice", message_zh="结果应为阴性、阳性或无效",
+                               message_en="the result must be negative, positive or invalid")
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写更正原因",
+                               message_en="give the reason for the correction")
+    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
+    if tube is None:
+        raise NotFound("采样管", "tube", field="barcode")
+    current = tube.results.filter(superseded_by__isnull=True).order_by("-id").first()
+    if current is None:
+        raise DomainError(code="no_result", status=409, field="barcode", message_zh="该管还没有结果",
+                          message_en="the tube has no result yet")
+    if current.result == result:
+        raise DomainError(code="same_result", status=409, field="result", message_zh="更正结果与原结果相同",
+                          message_en="the correction equals the current result")
+    corrected = TubeResult.objects.create(tube=tube, result=result, ct_orf=None, ct_n=None, tested_at=_now(),
+                                          lab=current.lab, supersedes=current, reason=reason.strip()[:200],
+                                          reviewed_by=actor)
+    # undo what the old result did, then apply the new one
+    fact_withdraw(source=POOL_SOURCE, source_id=tube.barcode)
+    fact_withdraw(source=CASE_SOURCE, source_id=tube.barcode)
+    RecheckTask.objects.filter(source_tube=tube, state=RecheckState.OPEN).delete()
+    PersonRound.objects.filter(tube=tube).update(state=PersonRoundState.SAMPLED, resulted_at=None)
+    _set_tubes([tube], result, ApplyReport())
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=tube,
+                 summary=f"更正检测结果 {tube.barcode}：{current.result} → {result}（{reason.strip()}）")
+    return corrected

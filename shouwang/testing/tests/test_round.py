@@ -1,0 +1,250 @@
+"""A small round end to end through the services: pooling from the policy, filling tubes (errors, retries, wrong
+person), transport and receipt, a lab file staged and reviewed, a positive pool's members awaiting recheck then
+resolved, coverage with exact counts, a corrected result's history."""
+
+import datetime as dt
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from shouwang.accounts.enums import Role
+from shouwang.core.errors import DomainError
+from shouwang.status.services import status_get
+from shouwang.testing import selectors
+from shouwang.testing.enums import PersonRoundState, RecheckState, RoundState, TubeState
+from shouwang.testing.models import PersonRound, RecheckTask, Tube, TubeMember, TubeResult
+from shouwang.testing.services import (
+    ItemErrors,
+    RoundInput,
+    batch_pack,
+    batch_receive,
+    exemption_add,
+    lab_create,
+    result_correct,
+    results_review,
+    results_stage,
+    round_create,
+    site_create,
+    tube_close,
+    tube_fill,
+    tube_member_remove,
+)
+from shouwang.venues.services import person_code_get_or_issue
+
+TODAY = dt.date(2022, 7, 15)
+
+
+def at(hour, minute=0):
+    return timezone.make_aware(dt.datetime(2022, 7, 15, hour, minute))
+
+
+@pytest.fixture(autouse=True)
+def business_day(settings):
+    settings.SHOUWANG_TODAY = TODAY.isoformat()
+
+
+@pytest.fixture
+def world(county):
+    """Grid A (medium-risk setting: 10-in-1) with 23 people, grid B (other area: 20-in-1) with 5."""
+    people_a = [county.person(name=f"甲{i:02d}", area=county.building_a if i < 3 else county.grid_a, seq=i)
+                for i in range(23)]
+    people_b = [county.person(name=f"乙{i}", area=county.grid_b, seq=100 + i) for i in range(5)]
+    round_ = round_create(actor=county.hq, data=RoundInput(
+        name="第3轮区域核酸", area_ids=[county.grid_a.id, county.grid_b.id], starts_at=at(6), deadline=at(23, 59),
+        settings={county.grid_a.id: "medium_risk_zone"}))
+    site = site_create(actor=county.hq, name="城关社区采样点", area_id=county.grid_a.id, per_hour=200)
+    lab = lab_create(actor=county.hq, name="县疾控实验室", area_id=county.county.id)
+    sampler = county.user(Role.SAMPLER, county.grid_a, username="sampler-1")
+    lab_user = county.user(Role.LAB, county.county, username="lab-1")
+    return {"a": people_a, "b": people_b, "round": round_, "site": site, "lab": lab, "sampler": sampler,
+            "lab_user": lab_user, "county": county}
+
+
+def by_token(person):
+    return {"person_token": person_code_get_or_issue(person).token}
+
+
+def fill(w, barcode, people, **kw):
+    return tube_fill(actor=w["sampler"], round_id=w["round"].id, barcode=barcode, people=[by_token(p) for p in people],
+                     site_id=w["site"].id, **kw)
+
+
+def test_pooling_comes_from_the_policy_per_area_and_the_target_from_the_registry(world):
+    round_ = world["round"]
+    modes = {ra.area.name: (ra.setting, ra.pool_mode, ra.rule) for ra in round_.areas.select_related("area")}
+    assert modes == {"第一网格": ("medium_risk_zone", "10in1", "T4"), "东村网格": ("other_area", "20in1", "T5")}
+    assert (round_.target, round_.state, round_.policy_version) == (28, RoundState.SAMPLING, "V9")
+    reasons = round_.areas.get(area__name="第一网格").reason_zh
+    assert "10合1" in reasons and "原地隔离" in reasons
+    exemption_add(actor=world["county"].hq, round_id=round_.id, person_id=world["a"][22].id, reason="away")
+    exemption_add(actor=world["county"].hq, round_id=round_.id, person_id=world["a"][21].id, reason="door_to_door")
+    round_.refresh_from_db()
+    assert round_.target == 27  # away is not tested here; bedridden people are tested at home
+
+
+def test_a_tube_fills_in_order_closes_at_its_pool_size_and_a_retry_adds_nobody(world):
+    a = world["a"]
+    first = fill(world, "T0001", a[:6])
+    assert (first.tube.pool_size, first.tube.pool_mode, first.tube.state, len(first.added)) == (10, "10in1", "open", 6)
+    retry = fill(world, "T0001", a[:6])
+    assert (retry.added, len(retry.already)) == ([], 6)
+    done = fill(world, "T0001", a[6:10])
+    assert (done.tube.state, done.tube.members_count) == (TubeState.CLOSED, 10)
+    assert list(TubeMember.objects.filter(tube=done.tube).order_by("position").values_list("person_id", flat=True)) \
+        == [p.id for p in a[:10]]
+    with pytest.raises(DomainError) as closed:
+        fill(world, "T0001", a[10:11])
+    assert closed.value.code == "tube_closed"
+    assert PersonRound.objects.filter(state=PersonRoundState.SAMPLED).count() == 10
+
+
+def test_a_person_cannot_be_in_two_tubes_of_a_round_and_a_bad_request_changes_nothing(world):
+    a, b = world["a"], world["b"]
+    fill(world, "T0001", a[:3])
+    with pytest.raises(ItemErrors) as err:
+        tube_fill(actor=world["sampler"], round_id=world["round"].id, barcode="T0002",
+                  people=[by_token(a[3]), by_token(a[1]), {"id_number": "110101199003077777"}, by_token(b[0])])
+    details = err.value.details
+    assert [(d["index"], d["code"]) for d in details] == [(2, "unknown_person")]  # people are resolved first
+    with pytest.raises(ItemErrors) as err:
+        tube_fill(actor=world["sampler"], round_id=world["round"].id, barcode="T0002",
+                  people=[by_token(a[3]), by_token(a[1]), by_token(b[0])])
+    assert [(d["index"], d["code"]) for d in err.value.details] == [(1, "already_sampled"), (2, "pool_mode_mismatch")]
+    assert "T0001" in err.value.details[0]["zh"]
+    assert not Tube.objects.filter(barcode="T0002").exists()  # nothing half-applied
+    by_id = tube_fill(actor=world["sampler"], round_id=world["round"].id, barcode="T0002",
+                      people=[{"id_number": a[3].id_number}])
+    assert by_id.added == [a[3].id]
+
+
+def test_the_wrong_person_is_taken_out_before_closing_and_it_is_logged(world):
+    a = world["a"]
+    fill(world, "T0001", a[:3])
+    member = tube_member_remove(actor=world["sampler"], barcode="T0001", person_id=a[1].id, reason="扫错人")
+    assert (member.removed_reason, member.removed_by) == ("扫错人", world["sampler"])
+    assert Tube.objects.get(barcode="T0001").members_count == 2
+    assert not PersonRound.objects.filter(person=a[1]).exists()
+    fill(world, "T0009", [a[1]])  # now free to be sampled in another tube
+    tube_close(actor=world["sampler"], barcode="T0001")
+    with pytest.raises(DomainError) as closed:
+        tube_member_remove(actor=world["sampler"], barcode="T0001", person_id=a[0].id, reason="x")
+    assert closed.value.code == "tube_closed"
+
+
+def lab_file(rows):
+    text = "管码,结果,ORF1ab,N\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    return text.encode()
+
+
+def sample_send_receive(world):
+    a, b = world["a"], world["b"]
+    fill(world, "P01", a[0:10])
+    fill(world, "P02", a[10:20])
+    fill(world, "P03", a[20:23], close=True)
+    fill(world, "P04", b, close=True)
+    batch = batch_pack(actor=world["sampler"], code="BOX-1", lab_id=world["lab"].id,
+                       barcodes=["P01", "P02", "P03", "P04"], courier="张师傅", courier_mobile="13900001111")
+    received = batch_receive(actor=world["lab_user"], code="BOX-1", barcodes=["P01", "P02", "P03", "P04"])
+    return batch, received
+
+
+def test_the_receipt_lists_missing_and_extra_tubes(world):
+    a = world["a"]
+    fill(world, "P01", a[0:2], close=True)
+    fill(world, "P02", a[2:4], close=True)
+    fill(world, "P03", a[4:6], close=True)
+    batch_pack(actor=world["sampler"], code="BOX-1", lab_id=world["lab"].id, barcodes=["P01", "P02"])
+    batch_pack(actor=world["sampler"], code="BOX-2", lab_id=world["lab"].id, barcodes=["P03"])
+    box = batch_receive(actor=world["lab_user"], code="BOX-1", barcodes=["P01", "P03"])
+    assert (box.missing, box.extra) == (["P02"], ["P03"])
+    assert dict(Tube.objects.values_list("barcode", "state")) == {"P01": "received", "P02": "in_transit",
+                                                                    "P03": "received"}
+    with pytest.raises(ItemErrors):
+        batch_pack(actor=world["sampler"], code="BOX-3", lab_id=world["lab"].id, barcodes=["P01"])  # not closed
+
+
+def test_a_positive_pool_puts_its_members_under_recheck_then_the_recheck_resolves_them(world):
+    a = world["a"]
+    sample_send_receive(world)
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, file_name="结果.csv", upload=lab_file([
+        ("P01", "阴性", "", ""), ("P02", "阳性", "28.5", "30.1"), ("P03", "阴性", "", ""), ("P04", "negative", "", ""),
+        ("P04", "阴性", "", ""), ("P99", "阴性", "", ""), ("P03", "阴性", "x", "")]))
+    assert [(e["line"], e["code"]) for e in staged.errors] == [(6, "duplicate_line"), (7, "unknown_barcode"),
+                                                                (8, "duplicate_line")]
+    assert len(staged.rows) == 4 and not TubeResult.objects.exists()  # nothing before review
+    assert Tube.objects.get(barcode="P02").result == ""
+    staged, report = results_review(actor=world["county"].hq, file_id=staged.id, accept=True)
+    assert (report.tubes, report.negative_people, report.rechecks, report.positives) == (4, 18, 10, [])
+    states = dict(PersonRound.objects.values_list("state").annotate(n=Count("id")))
+    assert states == {"negative": 18, "recheck": 10}
+    assert RecheckTask.objects.filter(state=RecheckState.OPEN).count() == 10
+    view = status_get(a[12].id)
+    assert (view.colour, view.rule) == ("yellow", "K6b")
+    assert status_get(a[0].id).colour == "green"
+
+    # the recheck: single tubes at the door; one positive, the others negative
+    for i, person in enumerate(a[10:20]):
+        tube_fill(actor=world["sampler"], round_id=world["round"].id, barcode=f"R{i:02d}", people=[by_token(person)],
+                  purpose="recheck")
+    assert RecheckTask.objects.filter(state=RecheckState.SAMPLED).count() == 10
+    batch_pack(actor=world["sampler"], code="BOX-R", lab_id=world["lab"].id, barcodes=[f"R{i:02d}" for i in range(10)])
+    batch_receive(actor=world["lab_user"], code="BOX-R", barcodes=[f"R{i:02d}" for i in range(10)])
+    rows = [(f"R{i:02d}", "阳性" if i == 4 else "阴性", "", "") for i in range(10)]
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, file_name="复核.csv", upload=lab_file(rows))
+    _, report = results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
+    assert report.positives == [a[14].id]
+    assert dict(RecheckTask.objects.values_list("person_id", "state"))[a[14].id] == "positive"
+    assert RecheckTask.objects.filter(state="negative").count() == 9
+    assert status_get(a[12].id).colour == "green"  # the pool flag withdrawn
+    assert (status_get(a[14].id).colour, status_get(a[14].id).rule) == ("red", "K1")  # first-screen positive
+    table = selectors.coverage(round_=world["round"], parent=world["county"].county)
+    total = table.total
+    assert (total.target, total.sampled, total.resulted, total.negative, total.recheck, total.positive) == (
+        28, 28, 28, 27, 0, 1)
+
+
+def test_coverage_per_area_and_the_people_not_sampled(world):
+    a, b = world["a"], world["b"]
+    county = world["county"]
+    fill(world, "P01", a[0:10])
+    fill(world, "P04", b[:2], close=True)
+    exemption_add(actor=county.hq, round_id=world["round"].id, person_id=b[4].id, reason="infant")
+    table = selectors.coverage(round_=world["round"], parent=county.county)
+    rows = {r.area.name: (r.target, r.exempt, r.sampled, r.unsampled) for r in table.rows}
+    assert rows == {"天坛镇": (23, 0, 10, 13), "响水河镇": (4, 1, 2, 2)}
+    grid = selectors.coverage(round_=world["round"], parent=county.grid_a)
+    assert {r.area.name: (r.target, r.sampled) for r in grid.rows} == {"幸福小区1号楼": (3, 3)}
+    missing = list(selectors.unsampled_people(round_=world["round"], area=county.township_b))
+    assert [p.name for p in missing] == ["乙2", "乙3"]  # 乙4 is an exempt infant
+    assert len(list(selectors.unsampled_people(round_=world["round"], area=county.county))) == 15
+
+
+def test_a_corrected_result_keeps_the_old_one_and_moves_the_members(world):
+    sample_send_receive(world)
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, file_name="结果.csv", upload=lab_file([
+        ("P01", "阴性", "", ""), ("P02", "阳性", "", ""), ("P03", "阴性", "", ""), ("P04", "阴性", "", "")]))
+    results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
+    corrected = result_correct(actor=world["lab_user"], barcode="P02", result="negative", reason="录入错误，复测阴性")
+    history = list(TubeResult.objects.filter(tube__barcode="P02").order_by("id").values_list("result", "supersedes"))
+    assert history == [("positive", None), ("negative", corrected.supersedes_id)]
+    assert not RecheckTask.objects.filter(state="open").exists()
+    assert PersonRound.objects.filter(state="negative").count() == 28
+    assert status_get(world["a"][12].id).colour == "green"
+    with pytest.raises(DomainError) as same:
+        result_correct(actor=world["lab_user"], barcode="P02", result="negative", reason="x")
+    assert same.value.code == "same_result"
+
+
+def test_a_rejected_file_applies_nothing_and_a_result_for_a_tube_never_received_is_refused(world):
+    a = world["a"]
+    fill(world, "P01", a[0:10])
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, file_name="x.csv",
+                           upload=lab_file([("P01", "阴性", "", "")]))
+    assert [(e["code"], e["zh"]) for e in staged.errors] == [("not_received", "本实验室未接收该管")]
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, lines=[(1, {"barcode": "P01"})])
+    results_review(actor=world["lab_user"], file_id=staged.id, accept=False, note="格式不对")
+    assert not TubeResult.objects.exists()
+    with pytest.raises(DomainError) as again:
+        results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
+    assert again.value.code == "already_reviewed"
