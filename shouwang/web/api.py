@@ -11,6 +11,7 @@ from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
 from shouwang.policy.api import router as policy_router
 from shouwang.status.api import router as status_router
+from shouwang.testing.api import router as testing_router
 from shouwang.venues.api import router as venues_router
 from shouwang.web.imports_api import router as imports_router
 
@@ -27,6 +28,7 @@ api.add_router("", imports_router)
 api.add_router("", policy_router)
 api.add_router("", status_router)
 api.add_router("", venues_router)
+api.add_router("", testing_router)
 
 
 def lang(request) -> str:
