@@ -12,6 +12,7 @@ from shouwang.people.api import router as people_router
 from shouwang.policy.api import router as policy_router
 from shouwang.status.api import router as status_router
 from shouwang.testing.api import router as testing_router
+from shouwang.testing.api_more import router as testing_more_router
 from shouwang.venues.api import router as venues_router
 from shouwang.web.imports_api import router as imports_router
 
@@ -29,6 +30,7 @@ api.add_router("", policy_router)
 api.add_router("", status_router)
 api.add_router("", venues_router)
 api.add_router("", testing_router)
+api.add_router("", testing_more_router)
 
 
 def lang(request) -> str:
