@@ -12,4 +12,7 @@ def navigation(request) -> dict:
         "nav_can_venues": user.can(Capability.VENUE_MANAGE) or user.can(Capability.VENUE_INSPECT),
         "nav_can_scan": user.can(Capability.SCAN_RECORD),
         "nav_can_inspect": user.can(Capability.VENUE_INSPECT),
+        "nav_can_testing": user.can(Capability.TESTING_VIEW),
+        "nav_can_sample": user.can(Capability.SAMPLE_RECORD),
+        "nav_can_lab": user.can(Capability.LAB_RESULT) or user.can(Capability.RESULT_REVIEW),
     }

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from shouwang.web import views, views_exchange, views_policy, views_venues
+from shouwang.web import views, views_exchange, views_policy, views_testing, views_venues
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,6 +34,22 @@ urlpatterns = [
     path("venues/<int:venue_id>/reissue/", views_venues.venue_reissue_view, name="venue_reissue"),
     path("venues/<int:venue_id>/close/", views_venues.venue_close_view, name="venue_close"),
     path("scan/", views_venues.staff_scan, name="staff_scan"),
+    # Mass testing: rounds and their dashboard, the people not sampled yet, the sampler's phone, the lab.
+    path("testing/", views_testing.round_list, name="testing_rounds"),
+    path("testing/rounds/<int:round_id>/", views_testing.round_dashboard, name="testing_round"),
+    path("testing/rounds/<int:round_id>/state/", views_testing.round_state, name="testing_round_state"),
+    path("testing/rounds/<int:round_id>/unsampled/", views_testing.unsampled_list, name="testing_unsampled"),
+    path("testing/rounds/<int:round_id>/unsampled.xlsx", views_testing.unsampled_export,
+         name="testing_unsampled_export"),
+    path("testing/sample/", views_testing.sample_page, name="testing_sample"),
+    path("testing/sample/add/", views_testing.sample_add, name="testing_sample_add"),
+    path("testing/sample/remove/", views_testing.sample_remove, name="testing_sample_remove"),
+    path("testing/sample/close/", views_testing.sample_close, name="testing_sample_close"),
+    path("testing/sample/pack/", views_testing.sample_pack, name="testing_sample_pack"),
+    path("testing/lab/", views_testing.lab_page, name="testing_lab"),
+    path("testing/lab/receive/", views_testing.lab_receive, name="testing_lab_receive"),
+    path("testing/lab/upload/", views_testing.lab_upload, name="testing_lab_upload"),
+    path("testing/lab/files/<int:file_id>/review/", views_testing.lab_review, name="testing_lab_review"),
     # Residents, no login: a place code's QR opens /s/<token>; /me/<token> is a person's own code.
     path("s/<str:token>", views_venues.resident_scan, name="resident_scan"),
     path("s/<str:token>/done/<int:scan_id>", views_venues.resident_scan_done, name="resident_scan_done"),
