@@ -12,7 +12,8 @@ units under them; 12 special grids; 136 rural grid workers, 27 grid officers, 36
 The tree below the county is written with bulk_create: the materialised paths (treebeard MP_Node: steplen 4,
 alphabet 0-9A-Z, siblings in code order as ``node_order_by = ["code"]`` keeps them) are computed here.
 People, households, tags and doses are bulk-inserted too; no row history is written for seed data.
-Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py).
+Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py), then mass testing:
+sampling sites, labs, a finished round and one in progress (shouwang/demo/testing.py).
 """
 
 from __future__ import annotations
@@ -211,6 +212,10 @@ class Summary:
     users: int = 0
     venues: int = 0
     scans: int = 0
+    rounds: int = 0
+    sites: int = 0
+    tubes: int = 0
+    samples: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -219,7 +224,8 @@ class Summary:
                 f"网格 {sum(g.values())}（农村 {g.get('rural', 0)}、社区 {g.get('community', 0)}、"
                 f"专属 {g.get('special', 0)}），小区 {self.compounds}，楼栋 {self.buildings}，单元 {self.units}，"
                 f"户 {self.households}，人员 {self.people}，网格员 {self.grid_workers}，账号 {self.users}，"
-                f"场所 {self.venues}，扫码 {self.scans}，用时 {self.seconds:.1f} 秒")
+                f"场所 {self.venues}，扫码 {self.scans}，检测轮次 {self.rounds}，采样点 {self.sites}，"
+                f"采样管 {self.tubes}，采样 {self.samples} 人次，用时 {self.seconds:.1f} 秒")
 
 
 # The demo accounts: username, role, where (county / town / first community / its first grid / 响水河镇), name.
@@ -278,12 +284,13 @@ def reset_sequences(models: list) -> None:
 
 class CountyGenerator:
     def __init__(self, *, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None,
-                 venues: bool = True):
+                 venues: bool = True, testing: bool | None = None):
         if people < MIN_PEOPLE:
             raise ValueError(f"people must be at least {MIN_PEOPLE}")
         self.seed = seed
         self.people = people
         self.venues = venues
+        self.testing = venues if testing is None else testing
         self.rng = random.Random(seed)
         self.log = log or (lambda message: None)
         self.summary = Summary()
@@ -931,6 +938,13 @@ class CountyGenerator:
                 venues = VenueGenerator(seed=self.seed, county_path=county.path).run()
                 self.summary.venues, self.summary.scans = venues.venues, venues.scans
                 self.log(f"场所 {venues.venues} 个，扫码 {venues.scans} 次")
+            if self.testing:
+                from shouwang.demo.testing import TestingGenerator
+
+                testing = TestingGenerator(seed=self.seed, county_path=county.path, log=self.log).run()
+                s = self.summary
+                s.rounds, s.sites, s.tubes, s.samples = testing.rounds, testing.sites, testing.tubes, testing.samples
+                self.log(f"检测轮次 {testing.rounds} 个，采样点 {testing.sites} 个，采样管 {testing.tubes} 支")
         self.summary.seconds = time.monotonic() - started
         return self.summary
 
@@ -956,14 +970,16 @@ class CountyGenerator:
 
 
 def generate_county(*, seed: int = 1, people: int = DEFAULT_PEOPLE, log: Callable[[str], None] | None = None,
-                    venues: bool = True) -> Summary:
+                    venues: bool = True, testing: bool | None = None) -> Summary:
     """Build the demo county into an empty database; raise RuntimeError if any area exists already.
 
     venues=False leaves out the venues, status facts and scans (shouwang.demo.venues): the scan log is
-    append-only, so a county with scans can never be wiped again."""
+    append-only, so a county with scans can never be wiped again. testing (by default as venues) adds the mass
+    testing (shouwang.demo.testing); its sites and rounds are in the append-only audit log, which keeps their
+    creator's account from being deleted."""
     if Area.objects.exists():
         raise RuntimeError("area tree is not empty")
-    generator = CountyGenerator(seed=seed, people=people, log=log, venues=venues)
+    generator = CountyGenerator(seed=seed, people=people, log=log, venues=venues, testing=testing)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size")

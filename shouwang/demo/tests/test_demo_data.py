@@ -118,9 +118,10 @@ def check_venues_statuses_and_scans():
     assert len(valid) == 627 and set(valid.values()) == {1}
     assert Counter(StatusFact.objects.values_list("value", flat=True)) == {
         "high": 13, "home_health_monitoring": 3, "spatio_temporal_companion": 1, "close_contact": 1,
-        "central_quarantine": 1}
+        "central_quarantine": 1, "pool_recheck_pending": 10}
     statuses = PersonStatus.objects.all()
-    assert Counter(statuses.values_list("rule", flat=True)) == {"K3": 13, "K4": 2, "K2b": 1, "K2": 1, "K6": 1}
+    assert Counter(statuses.values_list("rule", flat=True)) == {"K3": 13, "K4": 2, "K2b": 1, "K2": 1, "K6": 1,
+                                                                "K6b": 10}
     assert set(statuses.values_list("computed_for", flat=True)) == {DEMO_DATE}
     assert statuses.get(rule="K2").changes_on == dt.date(2022, 7, 16)  # central quarantine ends on the 15th
     assert Scan.objects.count() == 10468
