@@ -127,7 +127,8 @@ class TransportBatch(BaseModel):
 
 class Tube(BaseModel):
     barcode = models.CharField("管码", max_length=40, unique=True)
-    round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="tubes")
+    round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="tubes",
+                              db_index=False)  # (round, state) below leads with it
     purpose = models.CharField("用途", max_length=20, choices=TubePurpose.choices, default=TubePurpose.ROUND)
     pool_mode = models.CharField("采样方式", max_length=20, choices=PoolMode.choices)
     pool_size = models.PositiveSmallIntegerField("管容量")
@@ -153,17 +154,23 @@ class TubeMember(models.Model):
     """A person in a tube, in order. A member removed before the tube closed (wrong person) stays, marked."""
 
     tube = models.ForeignKey(Tube, on_delete=models.CASCADE, related_name="members")
-    round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="+")  # the tube's (for the rule)
+    # Every index costs on each of a round's million members; the ones a lookup of its own needs are kept: the
+    # tube's members, a person's samples (person, round), one sample per person (round, purpose, person), and who
+    # removed members (set on a few rows only). The round and the person alone lead other indexes already.
+    round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="+",
+                              db_index=False)  # the tube's (for the rule)
     purpose = models.CharField(max_length=20, choices=TubePurpose.choices, default=TubePurpose.ROUND)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", db_index=False)
     position = models.PositiveSmallIntegerField("序号")
     added_at = models.DateTimeField("采样时间")
     removed_at = models.DateTimeField("移出时间", null=True)
-    removed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+    removed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True, db_index=False)
     removed_reason = models.CharField("移出原因", max_length=200, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["person", "round"])]
+        indexes = [models.Index(fields=["person", "round"]),
+                   models.Index(fields=["removed_by"], condition=models.Q(removed_by__isnull=False),
+                                name="tube_member_removed_by")]
         constraints = [
             # one sample per person per round (and one recheck tube): a person cannot be in two tubes of a round
             models.UniqueConstraint(fields=["round", "purpose", "person"], condition=models.Q(removed_at__isnull=True),
@@ -210,9 +217,12 @@ class TubeResult(models.Model):
 class PersonRound(models.Model):
     """A person's state in a round (sampled → negative / recheck → negative or positive): the coverage table."""
 
-    round = models.ForeignKey(TestingRound, on_delete=models.CASCADE, related_name="people")
+    # A million rows a round: the round and the area are not indexed alone, (round, person) and (round, area,
+    # state) lead with them. The latter answers coverage per area from the index alone, and the totals by state.
+    round = models.ForeignKey(TestingRound, on_delete=models.CASCADE, related_name="people", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")  # the person's area when sampled
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+",
+                             db_index=False)  # the person's area when sampled
     state = models.CharField("状态", max_length=20, choices=PersonRoundState.choices)
     tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="+")
     sampled_at = models.DateTimeField("采样时间")
@@ -220,7 +230,7 @@ class PersonRound(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "person"], name="person_round_unique")]
-        indexes = [models.Index(fields=["round", "state"])]
+        indexes = [models.Index(fields=["round", "area", "state"], name="person_round_area_state")]
 
 
 class RecheckTask(BaseModel):

@@ -7,10 +7,10 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, F, Min, Q
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q
 
 from shouwang.accounts.scoping import jurisdiction_path
-from shouwang.areas.models import Area
+from shouwang.areas.models import Area, subtree_range
 from shouwang.people.models import Person
 from shouwang.testing.enums import EXEMPT_NOT_SAMPLED, PersonRoundState, RecheckState, TubePurpose
 from shouwang.testing.models import Exemption, PersonRound, RecheckTask, TestingRound, Tube
@@ -60,8 +60,11 @@ def _scope_paths(round_: TestingRound) -> list[str]:
 
 def coverage(*, round_: TestingRound, parent: Area) -> CoverageTable:
     """Target, exempt, sampled, resulted, negative, recheck and positive for each child of `parent` (and the
-    total), counting only people inside the round's areas. Two grouped queries over the whole parent (people per
-    area, round states per area), rolled up to the children by their paths."""
+    total), counting only people inside the round's areas. Grouped counts per area, rolled up to the children by
+    their paths, each read from an index: the areas under the parent inside the round (one range of the path
+    index), the people per area (their area's index; merged files, which are not counted, from their own partial
+    index) and the round states per area (PersonRound's (round, area, state) index). A village's table takes
+    milliseconds at a million people, the county's a fraction of a second (benchmarks/testing_round.py)."""
     scope = [p for p in _scope_paths(round_) if p.startswith(parent.path) or parent.path.startswith(p)]
     children = list(Area.objects.get_children(parent)) or [parent]
     child_len = len(children[0].path)
@@ -71,44 +74,46 @@ def coverage(*, round_: TestingRound, parent: Area) -> CoverageTable:
     if not scope:
         table.total = total
         return table
-    roots = [max(path, parent.path, key=len) for path in scope]  # the deeper of each scope area and the parent
-    in_scope = Q()
+    roots = sorted({max(path, parent.path, key=len) for path in scope})  # the deeper of each scope area and parent
+    in_roots = Q()
     for root in roots:
-        in_scope |= Q(area__path__startswith=root)
-    area_paths = dict(Area.objects.filter(path__startswith=parent.path).values_list("id", "path"))
-
-    def row_of(area_id: int) -> Coverage | None:
-        path = area_paths.get(area_id)
-        if path is None or not any(path.startswith(root) for root in roots):
-            return None
-        return by_path.get(path[:child_len])
-
-    people = Person.objects.active().filter(in_scope).values("area_id").annotate(n=Count("id"))
-    for r in people:
-        row = row_of(r["area_id"])
+        in_roots |= Q(path__range=subtree_range(root))
+    row_of: dict[int, Coverage] = {}  # every area inside the round under the parent -> the child row it counts in
+    for area_id, path in Area.objects.filter(in_roots).values_list("id", "path"):
+        row = by_path.get(path[:child_len])
         if row is not None:
-            row.target += r["n"]
-    exempt = (Exemption.objects.filter(round=round_).filter(reason__in=list(EXEMPT_NOT_SAMPLED))
-              .values("person__area_id").annotate(n=Count("id")))
-    for r in exempt:
-        row = row_of(r["person__area_id"])
-        if row is not None:
-            row.exempt += r["n"]
-            row.target -= r["n"]
-    states = PersonRound.objects.filter(round=round_).values("area_id", "state").annotate(n=Count("id"))
-    for r in states:
-        row = row_of(r["area_id"])
+            row_of[area_id] = row
+    areas = Area.objects.filter(in_roots).values("id")
+
+    people = Person.objects.filter(area__in=areas).values_list("area_id").annotate(n=Count("id")).order_by()
+    for area_id, n in people:
+        if area_id in row_of:
+            row_of[area_id].target += n
+    # not grouped in SQL: a GROUP BY would lure SQLite into scanning the area index instead of the partial one
+    for area_id in Person.objects.filter(merged_into__isnull=False).values_list("area_id", flat=True):
+        if area_id in row_of:
+            row_of[area_id].target -= 1
+    exempt = (Exemption.objects.filter(round=round_, reason__in=list(EXEMPT_NOT_SAMPLED))
+              .values_list("person__area_id").annotate(n=Count("id")).order_by())
+    for area_id, n in exempt:
+        if area_id in row_of:
+            row_of[area_id].exempt += n
+            row_of[area_id].target -= n
+    states = (PersonRound.objects.filter(round=round_, area__in=areas).values_list("area_id", "state")
+              .annotate(n=Count("id")).order_by())
+    for area_id, state, n in states:
+        row = row_of.get(area_id)
         if row is None:
             continue
-        row.sampled += r["n"]
-        if r["state"] != PersonRoundState.SAMPLED:
-            row.resulted += r["n"]
-        if r["state"] == PersonRoundState.NEGATIVE:
-            row.negative += r["n"]
-        elif r["state"] == PersonRoundState.RECHECK:
-            row.recheck += r["n"]
-        elif r["state"] == PersonRoundState.POSITIVE:
-            row.positive += r["n"]
+        row.sampled += n
+        if state != PersonRoundState.SAMPLED:
+            row.resulted += n
+        if state == PersonRoundState.NEGATIVE:
+            row.negative += n
+        elif state == PersonRoundState.RECHECK:
+            row.recheck += n
+        elif state == PersonRoundState.POSITIVE:
+            row.positive += n
     for row in table.rows:
         for name in ("target", "exempt", "sampled", "resulted", "negative", "recheck", "positive"):
             setattr(total, name, getattr(total, name) + getattr(row, name))
@@ -123,11 +128,13 @@ def unsampled_people(*, round_: TestingRound, area: Area, limit: int | None = 50
     if not scope:
         return Person.objects.none()
     in_scope = Q()
-    for path in scope:
-        in_scope |= Q(area__path__startswith=max(path, area.path, key=len))  # the deeper of the two
-    sampled = PersonRound.objects.filter(round=round_).values("person_id")
+    for path in scope:  # the deeper of the two; a range of the path index, as Area.objects.subtree
+        in_scope |= Q(area__path__range=subtree_range(max(path, area.path, key=len)))
+    # NOT EXISTS probes the (round, person) index per person of the area; NOT IN (...) would first list the whole
+    # round (a million rows for a county)
+    sampled = Exists(PersonRound.objects.filter(round=round_, person_id=OuterRef("pk")))
     excused = Exemption.objects.filter(round=round_, reason__in=list(EXEMPT_NOT_SAMPLED)).values("person_id")
-    qs = (Person.objects.active().filter(in_scope).exclude(id__in=sampled).exclude(id__in=excused)
+    qs = (Person.objects.active().filter(in_scope).exclude(sampled).exclude(id__in=excused)
           .select_related("area", "household").order_by("area__path", "household_id", "id"))
     return qs[:limit] if limit else qs
 
@@ -171,7 +178,12 @@ def chain_times(round_: TestingRound) -> ChainTimes:
 def round_progress(round_: TestingRound) -> dict:
     """Totals for the round's dashboard: tubes by state, people by state, rechecks, first sample."""
     tubes = dict(Tube.objects.filter(round=round_).values_list("state").annotate(n=Count("id")))
-    people = dict(PersonRound.objects.filter(round=round_).values_list("state").annotate(n=Count("id")))
+    people: dict[str, int] = defaultdict(int)
+    # grouped by (area, state), the order of the (round, area, state) index: no sort of a million entries
+    for _, state, n in (PersonRound.objects.filter(round=round_).values_list("area_id", "state")
+                        .annotate(n=Count("id")).order_by()):
+        people[state] += n
+    people = dict(people)
     rechecks = defaultdict(int, RecheckTask.objects.filter(round=round_).values_list("state").annotate(n=Count("id")))
     first = PersonRound.objects.filter(round=round_).aggregate(first=Min("sampled_at"))["first"]
     return {"tubes": tubes, "people": people, "rechecks": dict(rechecks), "sampled": sum(people.values()),

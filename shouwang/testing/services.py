@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
@@ -224,6 +227,84 @@ def lab_create(*, actor, name: str, area_id: int, tubes_per_day: int = 4000) -> 
 
 # ---- sampling: filling tubes --------------------------------------------------------------------------------------
 
+CHUNK = 900  # values per IN (...): under SQLite's oldest limit of 999 variables
+INSERT_BATCH = 5000  # rows per executemany
+RANGE_CHUNK = 5000  # ids per range query
+
+
+def _chunks(items, size: int = CHUNK):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+@functools.cache
+def _sql() -> dict[str, str]:
+    """The reads of filling tubes as plain SQL, built once from the models' tables and columns. A SELECT that
+    _select_by_ids extends ends in a WHERE clause; its first column is the key."""
+    p, a, t, m = Person._meta, Area._meta, Tube._meta, TubeMember._meta
+    ra, rt, r, s = RoundArea._meta, RecheckTask._meta, TestingRound._meta, SamplingSite._meta
+
+    def c(meta, name: str) -> str:
+        return meta.get_field(name).column
+
+    return {
+        "round": f"SELECT {c(r, 'state')} FROM {r.db_table} WHERE id = %s",
+        "site": f"SELECT {c(s, 'active')} FROM {s.db_table} WHERE id = %s",
+        "scopes": f"SELECT ra.{c(ra, 'pool_mode')}, a.{c(a, 'path')} FROM {ra.db_table} ra "
+                  f"JOIN {a.db_table} a ON a.id = ra.{c(ra, 'area')} WHERE ra.{c(ra, 'round')} = %s",
+        "numbers": f"SELECT {c(p, 'id_number')}, id FROM {p.db_table} WHERE {c(p, 'merged_into')} IS NULL "
+                   f"AND {c(p, 'id_number')} IN ",
+        "people": f"SELECT p.id, p.{c(p, 'area')}, a.{c(a, 'path')} FROM {p.db_table} p "
+                  f"JOIN {a.db_table} a ON a.id = p.{c(p, 'area')} WHERE p.{c(p, 'merged_into')} IS NULL",
+        "areas": f"SELECT id, {c(p, 'area')} FROM {p.db_table} WHERE 1 = 1",
+        "barcodes": f"SELECT id FROM {t.db_table} WHERE {c(t, 'barcode')} IN ",
+        "sampled": f"SELECT m.{c(m, 'person')}, t.{c(t, 'barcode')} FROM {m.db_table} m "
+                   f"JOIN {t.db_table} t ON t.id = m.{c(m, 'tube')} WHERE m.{c(m, 'round')} = %s "
+                   f"AND m.{c(m, 'purpose')} = %s AND m.{c(m, 'removed_at')} IS NULL",
+        "sampled_key": f"m.{c(m, 'person')}",
+        "due": f"SELECT {c(rt, 'person')} FROM {rt.db_table} WHERE {c(rt, 'round')} = %s AND {c(rt, 'state')} = %s",
+        "due_key": c(rt, "person"),
+    }
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _select_by_ids(sql: str, key: str, ids, params: tuple = ()):
+    """Rows of `sql` (a SELECT whose first column is `key`, ending in a WHERE clause that this extends) whose `key`
+    is one of `ids`. The sorted ids go by chunks: a dense chunk as one range (one index range scan, no parameter per
+    id), a sparse one by IN (...) of up to CHUNK values. Plain SQL: the sampler's request and the bulk path run these
+    reads on every tube, and building an ORM query costs more than the indexed lookup it makes."""
+    wanted = sorted(set(ids))
+    with connection.cursor() as cursor:
+        for chunk in _chunks(wanted, RANGE_CHUNK):
+            lo, hi = chunk[0], chunk[-1]
+            if hi - lo < 2 * len(chunk):
+                keep = set(chunk)
+                cursor.execute(f"{sql} AND {key} BETWEEN %s AND %s", [*params, lo, hi])
+                yield from (row for row in cursor.fetchall() if row[0] in keep)
+            else:
+                for part in _chunks(chunk):
+                    cursor.execute(f"{sql} AND {key} IN ({_marks(len(part))})", [*params, *part])
+                    yield from cursor.fetchall()
+
+
+def _insert_sql(model, fields: list[str]) -> str:
+    meta, qn = model._meta, connection.ops.quote_name
+    return (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(meta.get_field(f).column) for f in fields)}) "
+            f"VALUES ({_marks(len(fields))})")
+
+
+def _insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
+    """INSERT plain rows (values in `fields` order, already in the database's form) with executemany: the rows
+    bulk_create would write, without preparing each value of each object (ids are not read back)."""
+    sql = _insert_sql(model, fields)
+    with connection.cursor() as cursor:
+        for batch in _chunks(rows, INSERT_BATCH):
+            cursor.executemany(sql, batch)
+
 
 @dataclass
 class FillResult:
@@ -232,11 +313,26 @@ class FillResult:
     already: list[int]  # already in this tube (a retried request)
 
 
-def _round_area_of(round_: TestingRound, person_area_path: str, round_areas: list[RoundArea]) -> RoundArea | None:
+@dataclass
+class BulkFillReport:
+    tubes_opened: int = 0
+    tubes_closed: int = 0  # by this request (full, or `close`)
+    people_added: int = 0
+    already: int = 0  # people already in their tube (a retried upload)
+
+
+class _Scope(NamedTuple):
+    """A round area as filling tubes reads it."""
+
+    pool_mode: str
+    path: str
+
+
+def _round_area_of(person_area_path: str, scopes: list[_Scope]) -> _Scope | None:
     best = None
-    for ra in round_areas:
-        if person_area_path.startswith(ra.area.path) and (best is None or len(ra.area.path) > len(best.area.path)):
-            best = ra
+    for scope in scopes:
+        if person_area_path.startswith(scope.path) and (best is None or len(scope.path) > len(best.path)):
+            best = scope
     return best
 
 
@@ -244,8 +340,11 @@ def _resolve_people(items: list[dict]) -> tuple[list[int | None], list[dict]]:
     """Each item names a person by `person_token` (their code) or `id_number`; answers ids (None where bad)."""
     tokens = people_by_tokens([i.get("person_token") for i in items if isinstance(i, dict)])
     numbers = [str(i.get("id_number") or "").strip().upper() for i in items if isinstance(i, dict)]
-    by_number = dict(Person.objects.active().filter(id_number__in=[n for n in numbers if n])
-                     .values_list("id_number", "id"))
+    by_number: dict[str, int] = {}
+    for chunk in _chunks(sorted({n for n in numbers if n})):
+        with connection.cursor() as cursor:
+            cursor.execute(f"{_sql()['numbers']}({_marks(len(chunk))})", chunk)
+            by_number.update(cursor.fetchall())
     ids, errors = [], []
     for index, item in enumerate(items):
         pid = None
@@ -262,6 +361,232 @@ def _resolve_people(items: list[dict]) -> tuple[list[int | None], list[dict]]:
     return ids, errors
 
 
+def _sampling_round(actor, round_id: int, purpose: str, site_id: int | None) -> None:
+    """The checks before filling tubes: the right, a round that is sampling (locked for update where the database
+    can, as a state change would lock it), the purpose, an active site."""
+    require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
+    with connection.cursor() as cursor:
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        cursor.execute(_sql()["round"] + lock, [round_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound("检测轮次", "testing round", field="round_id")
+        if row[0] != RoundState.SAMPLING:
+            raise DomainError(code="round_not_sampling", status=409, field="round_id",
+                              message_zh="该轮次不在采样中", message_en="the round is not sampling")
+        if purpose not in TubePurpose.values:
+            raise ValidationFailed(field="purpose", code="invalid_choice", message_zh="用途不存在",
+                                   message_en="unknown purpose")
+        if site_id is not None:
+            cursor.execute(_sql()["site"], [site_id])
+            row = cursor.fetchone()
+            if row is None or not row[0]:
+                raise NotFound("采样点", "sampling site", field="site_id")
+
+
+def _barcode_error() -> DomainError:
+    return ValidationFailed(field="barcode", code="invalid", message_zh="管码为空或过长",
+                            message_en="the tube barcode is empty or too long")
+
+
+def _duplicate_error() -> DomainError:
+    return ValidationFailed(field="people", code="duplicate_person", message_zh="同一人在本次提交中出现多次",
+                            message_en="the same person appears twice in the request")
+
+
+@dataclass
+class _TubePlan:
+    barcode: str
+    tube: Tube | None  # None: a new tube
+    mode: str
+    fresh: list[int]  # people to add, in order
+    already: list[int]  # people already in the tube
+    count: int  # members in the tube before
+    position: int  # the last position used in the tube
+
+
+class _Filling:
+    """What filling tubes of a round checks against, read for all the tubes of a request at once (by chunks): the
+    people (active, with their area and round area), the tubes already there with their members, who is already
+    in a tube of the round, and the open rechecks."""
+
+    def __init__(self, round_id: int, purpose: str, barcodes: list[str], person_ids: list[int]):
+        self.round_id, self.purpose = round_id, purpose
+        self.closed = 0  # tubes closed by write()
+        people = sorted(set(person_ids))
+        sql = _sql()
+        with connection.cursor() as cursor:
+            cursor.execute(sql["scopes"], [round_id])
+            scopes = [_Scope(*row) for row in cursor.fetchall()]
+        self.area: dict[int, int] = {}  # person -> area
+        self.scope: dict[int, _Scope | None] = {}  # area -> the round area it lies in
+        for pid, area_id, path in _select_by_ids(sql["people"], "p.id", people):
+            self.area[pid] = area_id
+            if area_id not in self.scope:
+                self.scope[area_id] = _round_area_of(path, scopes)
+        self.tubes: dict[str, Tube] = {}  # the barcodes already used (rare: a retry, a tube filled in steps)
+        for chunk in _chunks(barcodes):
+            with connection.cursor() as cursor:
+                cursor.execute(f"{sql['barcodes']}({_marks(len(chunk))})", chunk)
+                found = [row[0] for row in cursor.fetchall()]
+            if found:
+                self.tubes.update((t.barcode, t) for t in Tube.objects.select_for_update().filter(id__in=found))
+        self.members: dict[int, list[tuple[int, int]]] = defaultdict(list)  # tube -> [(person, position)]
+        for chunk in _chunks(t.id for t in self.tubes.values()):
+            for tube_id, pid, position in TubeMember.objects.filter(tube_id__in=chunk, removed_at__isnull=True) \
+                    .order_by("tube_id", "position").values_list("tube_id", "person_id", "position"):
+                self.members[tube_id].append((pid, position))
+        # person -> the barcode of their tube in the round (for this purpose)
+        self.sampled: dict[int, str] = dict(_select_by_ids(sql["sampled"], sql["sampled_key"], people,
+                                                           (round_id, purpose)))
+        self.due: set[int] = set()  # people with an open recheck
+        if purpose == TubePurpose.RECHECK:
+            self.due.update(pid for pid, in _select_by_ids(sql["due"], sql["due_key"], people,
+                                                           (round_id, RecheckState.OPEN)))
+
+    def plan(self, barcode: str, ids: list[int], placed: dict[int, str]) -> tuple[_TubePlan, list[dict]]:
+        """One tube's request checked as tube_fill checks it: raises the refusal of the whole tube (DomainError),
+        or answers the plan and the errors of its people (index: the person's place in the request). `placed`:
+        people put in other tubes earlier in the same request (person -> barcode), updated here."""
+        round_id, purpose = self.round_id, self.purpose
+        if len(set(ids)) != len(ids):
+            raise _duplicate_error()
+        errors = [_item_error(index, DomainError(code="unknown_person", status=404, field="person",
+                                                 message_zh="查无此人（个人码或证件号无效）",
+                                                 message_en="no such person (unknown code or ID number)"),
+                              person_id=pid)
+                  for index, pid in enumerate(ids) if pid not in self.area]
+        if errors:
+            return _TubePlan(barcode, None, "", [], [], 0, 0), errors
+        tube = self.tubes.get(barcode)
+        scope = [self.scope[self.area[pid]] for pid in ids]
+        for index, ra in enumerate(scope):
+            if ra is None and purpose == TubePurpose.ROUND:
+                errors.append(_item_error(index, DomainError(code="outside_round", status=422, field="person",
+                                                             message_zh="此人不在本轮检测范围内",
+                                                             message_en="this person is outside the round's areas"),
+                                          person_id=ids[index]))
+        mode = PoolMode.SINGLE if purpose == TubePurpose.RECHECK else (
+            tube.pool_mode if tube else next((ra.pool_mode for ra in scope if ra is not None), PoolMode.TWENTY))
+        for index, ra in enumerate(scope):
+            if purpose == TubePurpose.ROUND and ra is not None and ra.pool_mode != mode:
+                errors.append(_item_error(index, DomainError(
+                    code="pool_mode_mismatch", status=422, field="person",
+                    message_zh=f"此人所在区域按“{PoolMode(ra.pool_mode).label}”采样，与本管不同",
+                    message_en=f"this person's area is sampled {ra.pool_mode}, this tube is {mode}"),
+                    person_id=ids[index]))
+        if tube is not None and (tube.round_id != round_id or tube.purpose != purpose):
+            raise DomainError(code="barcode_reused", status=409, field="barcode",
+                              message_zh="该管码已在其他轮次或用途中使用", message_en="this barcode was used elsewhere")
+        current = self.members.get(tube.id, []) if tube is not None else []
+        in_tube = {pid for pid, _ in current}
+        fresh = [pid for pid in ids if pid not in in_tube]
+        already = [pid for pid in ids if pid in in_tube]
+        if fresh and tube is not None and tube.state != TubeState.OPEN:
+            raise DomainError(code="tube_closed", status=409, field="barcode", message_zh="该管已封管，不能再加人",
+                              message_en="the tube is closed")
+        size = tube.pool_size if tube is not None else POOL_SIZE[mode]
+        if len(current) + len(fresh) > size:
+            raise DomainError(code="tube_full", status=409, field="people",
+                              message_zh=f"该管最多{size}人，已有{len(current)}人",
+                              message_en=f"the tube holds {size}; it has {len(current)}")
+        for index, pid in enumerate(ids):
+            if pid in in_tube:
+                continue
+            other = placed.get(pid) or self.sampled.get(pid)
+            if other is not None:
+                errors.append(_item_error(index, DomainError(
+                    code="already_sampled", status=409, field="person",
+                    message_zh=f"此人本轮已在{other}号管中采样", message_en=f"already sampled in tube {other} this round"),
+                    person_id=pid))
+        if purpose == TubePurpose.RECHECK:
+            for index, pid in enumerate(ids):
+                if pid not in in_tube and pid not in self.due:
+                    errors.append(_item_error(index, DomainError(code="no_recheck_due", status=409, field="person",
+                                                                 message_zh="此人没有待复核任务",
+                                                                 message_en="no recheck is due for this person"),
+                                              person_id=pid))
+        for pid in fresh:
+            placed[pid] = barcode
+        position = max((p for _, p in current), default=0)
+        return _TubePlan(barcode, tube, mode, fresh, already, len(current), position), errors
+
+    def write(self, plans: list[_TubePlan], *, actor, site_id: int | None, close: bool,
+              objects: bool = True) -> list[Tube | int]:
+        """Open the new tubes, add the people in order and record their round state (or their recheck's tube);
+        close the tubes that are full (or all, on `close`). Answers the tubes in the order of `plans` (a new tube
+        as its id only, without `objects`)."""
+        round_id, purpose = self.round_id, self.purpose
+        now, stamp = _now(), timezone.now()
+        db_now, db_stamp = (connection.ops.adapt_datetimefield_value(v) for v in (now, stamp))
+        fields = ["barcode", "round", "purpose", "pool_mode", "pool_size", "site", "sampler", "state", "opened_at",
+                  "closed_at", "result", "members_count", "created_at", "updated_at"]
+        new_rows = []
+        for p in plans:
+            if p.tube is None:
+                closing = close or len(p.fresh) >= POOL_SIZE[p.mode]
+                new_rows.append((p.barcode, round_id, purpose, p.mode, POOL_SIZE[p.mode], site_id,
+                                 actor.id, TubeState.CLOSED if closing else TubeState.OPEN, db_now,
+                                 db_now if closing else None, "", len(p.fresh), db_stamp, db_stamp))
+        ids = {}
+        if len(new_rows) == 1 and connection.features.can_return_columns_from_insert:  # the sampler's request
+            with connection.cursor() as cursor:
+                cursor.execute(f"{_insert_sql(Tube, fields)} RETURNING id", new_rows[0])
+                ids[new_rows[0][0]] = cursor.fetchone()[0]
+        elif new_rows:
+            # the new tubes' ids: every id above the largest before the insert that carries one of their barcodes
+            # (rows of concurrent transactions on PostgreSQL have other barcodes)
+            before = Tube.objects.aggregate(last=Max("id"))["last"] or 0
+            _insert_rows(Tube, fields, new_rows)
+            ids = dict(Tube.objects.filter(id__gt=before).values_list("barcode", "id"))
+        tubes, members, states = [], [], []
+        # plain values for the million-row loop below
+        purpose_, area, sampled = str(purpose), self.area, str(PersonRoundState.SAMPLED)
+        per_round = purpose == TubePurpose.ROUND
+        for p in plans:
+            tube = p.tube
+            if tube is None:
+                closing = close or len(p.fresh) >= POOL_SIZE[p.mode]
+                self.closed += closing
+                tube = ids[p.barcode]
+                if objects:
+                    tube = Tube(id=tube, barcode=p.barcode, round_id=round_id, purpose=purpose, pool_mode=p.mode,
+                                pool_size=POOL_SIZE[p.mode], site_id=site_id, sampler=actor, opened_at=now,
+                                state=TubeState.CLOSED if closing else TubeState.OPEN,
+                                closed_at=now if closing else None, members_count=len(p.fresh), created_at=stamp,
+                                updated_at=stamp)
+            elif p.fresh or (close and tube.state == TubeState.OPEN):  # a retry alone changes nothing
+                tube.members_count = p.count + len(p.fresh)
+                update = ["members_count", "updated_at"]
+                if tube.state == TubeState.OPEN and (close or tube.members_count >= tube.pool_size):
+                    tube.state, tube.closed_at = TubeState.CLOSED, now
+                    update += ["state", "closed_at"]
+                    self.closed += 1
+                tube.save(update_fields=update)
+            tubes.append(tube)
+            tube_id = tube if isinstance(tube, int) else tube.id
+            members += [(tube_id, round_id, purpose_, pid, position, db_now, "")
+                        for position, pid in enumerate(p.fresh, start=p.position + 1)]
+            if per_round:
+                states += [(round_id, pid, area[pid], sampled, tube_id, db_now) for pid in p.fresh]
+        try:
+            with transaction.atomic():
+                _insert_rows(TubeMember, ["tube", "round", "purpose", "person", "position", "added_at",
+                                          "removed_reason"], members)
+        except IntegrityError:  # a concurrent request put one of them in another tube
+            raise DomainError(code="already_sampled", status=409, field="person",
+                              message_zh="有人员刚刚在其他管中采样，请重试", message_en="someone was just sampled in "
+                                                                          "another tube; retry") from None
+        _insert_rows(PersonRound, ["round", "person", "area", "state", "tube", "sampled_at"], states)
+        if purpose == TubePurpose.RECHECK:
+            for tube, p in zip(tubes, plans, strict=True):
+                if p.fresh:
+                    RecheckTask.objects.filter(round_id=round_id, person_id__in=p.fresh).update(
+                        state=RecheckState.SAMPLED, tube_id=tube if isinstance(tube, int) else tube.id,
+                        updated_at=stamp)
+        return tubes
+
+
 @transaction.atomic
 def tube_fill(*, actor, round_id: int, barcode: str, people: list[dict], site_id: int | None = None,
               purpose: str = TubePurpose.ROUND, close: bool = False) -> FillResult:
@@ -271,115 +596,60 @@ def tube_fill(*, actor, round_id: int, barcode: str, people: list[dict], site_id
     require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
     barcode = str(barcode or "").strip()
     if not barcode or len(barcode) > MAX_BARCODE:
-        raise ValidationFailed(field="barcode", code="invalid", message_zh="管码为空或过长",
-                               message_en="the tube barcode is empty or too long")
-    round_ = TestingRound.objects.select_for_update().filter(id=round_id).first()
-    if round_ is None:
-        raise NotFound("检测轮次", "testing round", field="round_id")
-    if round_.state != RoundState.SAMPLING:
-        raise DomainError(code="round_not_sampling", status=409, field="round_id",
-                          message_zh="该轮次不在采样中", message_en="the round is not sampling")
-    if purpose not in TubePurpose.values:
-        raise ValidationFailed(field="purpose", code="invalid_choice", message_zh="用途不存在",
-                               message_en="unknown purpose")
-    site = None
-    if site_id is not None:
-        site = SamplingSite.objects.filter(id=site_id, active=True).first()
-        if site is None:
-            raise NotFound("采样点", "sampling site", field="site_id")
+        raise _barcode_error()
+    _sampling_round(actor, round_id, purpose, site_id)
     ids, errors = _resolve_people(people)
     if errors:
         raise ItemErrors(errors, zh="有人员无法识别，本管未作修改", en="some people were not found; the tube is unchanged")
     if len(set(ids)) != len(ids):
-        raise ValidationFailed(field="people", code="duplicate_person", message_zh="同一人在本次提交中出现多次",
-                               message_en="the same person appears twice in the request")
-    tube = Tube.objects.select_for_update().filter(barcode=barcode).first()
-    now = _now()
-    persons = {p.id: p for p in Person.objects.filter(id__in=ids).select_related("area")}
-    round_areas = list(round_.areas.select_related("area"))
-    scope = []
-    for index, pid in enumerate(ids):
-        ra = _round_area_of(round_, persons[pid].area.path, round_areas)
-        if ra is None and purpose == TubePurpose.ROUND:
-            errors.append(_item_error(index, DomainError(code="outside_round", status=422, field="person",
-                                                         message_zh="此人不在本轮检测范围内",
-                                                         message_en="this person is outside the round's areas"),
-                                      person_id=pid))
-        scope.append(ra)
-    mode = PoolMode.SINGLE if purpose == TubePurpose.RECHECK else (
-        tube.pool_mode if tube else next((ra.pool_mode for ra in scope if ra is not None), PoolMode.TWENTY))
-    for index, ra in enumerate(scope):
-        if purpose == TubePurpose.ROUND and ra is not None and ra.pool_mode != mode:
-            errors.append(_item_error(index, DomainError(
-                code="pool_mode_mismatch", status=422, field="person",
-                message_zh=f"此人所在区域按“{PoolMode(ra.pool_mode).label}”采样，与本管不同",
-                message_en=f"this person's area is sampled {ra.pool_mode}, this tube is {mode}"), person_id=ids[index]))
-    if tube is None:
-        tube = Tube.objects.create(barcode=barcode, round=round_, purpose=purpose, pool_mode=mode,
-                                   pool_size=POOL_SIZE[mode], site=site, sampler=actor, opened_at=now)
-    elif tube.round_id != round_.id or tube.purpose != purpose:
-        raise DomainError(code="barcode_reused", status=409, field="barcode",
-                          message_zh="该管码已在其他轮次或用途中使用", message_en="this barcode was used elsewhere")
-    current = list(tube.members.filter(removed_at__isnull=True).order_by("position"))
-    in_tube = {m.person_id for m in current}
-    fresh = [pid for pid in ids if pid not in in_tube]
-    already = [pid for pid in ids if pid in in_tube]
-    if fresh and tube.state != TubeState.OPEN:
-        raise DomainError(code="tube_closed", status=409, field="barcode", message_zh="该管已封管，不能再加人",
-                          message_en="the tube is closed")
-    if len(current) + len(fresh) > tube.pool_size:
-        raise DomainError(code="tube_full", status=409, field="people",
-                          message_zh=f"该管最多{tube.pool_size}人，已有{len(current)}人",
-                          message_en=f"the tube holds {tube.pool_size}; it has {len(current)}")
-    elsewhere = dict(TubeMember.objects.filter(round=round_, purpose=purpose, person_id__in=fresh,
-                                               removed_at__isnull=True).values_list("person_id", "tube__barcode"))
-    for index, pid in enumerate(ids):
-        if pid in elsewhere:
-            errors.append(_item_error(index, DomainError(
-                code="already_sampled", status=409, field="person",
-                message_zh=f"此人本轮已在{elsewhere[pid]}号管中采样", message_en=f"already sampled in tube "
-                                                                     f"{elsewhere[pid]} this round"),
-                person_id=pid))
-    if purpose == TubePurpose.RECHECK:
-        open_tasks = set(RecheckTask.objects.filter(round=round_, person_id__in=fresh, state=RecheckState.OPEN)
-                         .values_list("person_id", flat=True))
-        for index, pid in enumerate(ids):
-            if pid in fresh and pid not in open_tasks:
-                errors.append(_item_error(index, DomainError(code="no_recheck_due", status=409, field="person",
-                                                             message_zh="此人没有待复核任务",
-                                                             message_en="no recheck is due for this person"),
-                                          person_id=pid))
+        raise _duplicate_error()
+    filling = _Filling(round_id, purpose, [barcode], ids)
+    plan, errors = filling.plan(barcode, ids, {})
     if errors:
-        transaction.set_rollback(True)
         raise ItemErrors(sorted(errors, key=lambda e: e["index"]), zh="有人员不能加入本管，本管未作修改",
                          en="some people cannot go into this tube; the tube is unchanged")
-    position = max((m.position for m in current), default=0)
-    members = []
-    for pid in fresh:
-        position += 1
-        members.append(TubeMember(tube=tube, round=round_, purpose=purpose, person_id=pid, position=position,
-                                  added_at=now))
-    try:
-        with transaction.atomic():
-            TubeMember.objects.bulk_create(members)
-    except IntegrityError:  # a concurrent request put one of them in another tube
-        raise DomainError(code="already_sampled", status=409, field="person",
-                          message_zh="有人员刚刚在其他管中采样，请重试", message_en="someone was just sampled in "
-                                                                      "another tube; retry") from None
-    if purpose == TubePurpose.ROUND:
-        PersonRound.objects.bulk_create([
-            PersonRound(round=round_, person_id=pid, area_id=persons[pid].area_id, state=PersonRoundState.SAMPLED,
-                        tube=tube, sampled_at=now) for pid in fresh])
-    else:
-        RecheckTask.objects.filter(round=round_, person_id__in=fresh).update(state=RecheckState.SAMPLED, tube=tube,
-                                                                             updated_at=timezone.now())
-    tube.members_count = len(current) + len(fresh)
-    fields = ["members_count", "updated_at"]
-    if tube.state == TubeState.OPEN and (close or tube.members_count >= tube.pool_size):
-        tube.state, tube.closed_at = TubeState.CLOSED, now
-        fields += ["state", "closed_at"]
-    tube.save(update_fields=fields)
-    return FillResult(tube, fresh, already)
+    (tube,) = filling.write([plan], actor=actor, site_id=site_id, close=close)
+    return FillResult(tube, plan.fresh, plan.already)
+
+
+@transaction.atomic
+def tubes_fill_bulk(*, actor, round_id: int, tubes: list[tuple[str, list[int]]], site_id: int | None = None,
+                    close: bool = False) -> BulkFillReport:
+    """Many round tubes at once, each (barcode, person ids in order): a sampling site's backlog, or a load. Each
+    tube is checked and written as tube_fill(barcode, those people, close=close) would do it, with the same rows
+    (the tube, its members in order, their round states); a person put in a tube earlier in the list counts as
+    sampled there. All or nothing: one bad tube or person refuses the whole list with every error, each naming the
+    tube (`index`, `barcode`) and, for a person, their place in it (`position`). The reads go by chunks and the rows
+    are inserted in batches, so a million people take seconds (benchmarks/testing_round.py)."""
+    _sampling_round(actor, round_id, TubePurpose.ROUND, site_id)
+    barcodes = [str(barcode or "").strip() for barcode, _ in tubes]
+    lists = [[int(pid) for pid in people] for _, people in tubes]
+    filling = _Filling(round_id, TubePurpose.ROUND, [b for b in barcodes if b], [p for ids in lists for p in ids])
+    plans, errors, seen, placed = [], [], set(), {}
+    for index, (barcode, ids) in enumerate(zip(barcodes, lists, strict=True)):
+        try:
+            if not barcode or len(barcode) > MAX_BARCODE:
+                raise _barcode_error()
+            if barcode in seen:
+                raise ValidationFailed(field="barcode", code="duplicate_barcode", message_zh="同一管码在本次提交中出现多次",
+                                       message_en="the barcode appears twice in the request")
+            seen.add(barcode)
+            plan, person_errors = filling.plan(barcode, ids, placed)
+        except DomainError as exc:
+            errors.append(_item_error(index, exc, barcode=barcode))
+            continue
+        for e in person_errors:
+            errors.append({**e, "index": index, "position": e["index"], "barcode": barcode})
+        plans.append(plan)
+    if errors:
+        raise ItemErrors(errors, zh="有管或人员不能登记，本批未作修改",
+                         en="some tubes or people cannot be recorded; nothing was changed")
+    filling.write(plans, actor=actor, site_id=site_id, close=close, objects=False)
+    report = BulkFillReport(people_added=sum(len(p.fresh) for p in plans),
+                            already=sum(len(p.already) for p in plans),
+                            tubes_opened=sum(p.tube is None for p in plans))
+    report.tubes_closed = filling.closed
+    return report
 
 
 @transaction.atomic
@@ -441,17 +711,20 @@ def batch_pack(*, actor, code: str, lab_id: int, barcodes: list[str], site_id: i
     if lab is None:
         raise NotFound("实验室", "lab", field="lab_id")
     wanted = [str(b).strip() for b in barcodes]
-    tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=wanted)}
+    tubes = {}  # barcode -> (id, state)
+    for chunk in _chunks(sorted(set(wanted))):
+        tubes.update((barcode, (pk, state)) for pk, barcode, state in
+                     Tube.objects.select_for_update().filter(barcode__in=chunk).values_list("id", "barcode", "state"))
     errors = []
     for index, barcode in enumerate(wanted):
         tube = tubes.get(barcode)
         if tube is None:
             errors.append(_item_error(index, NotFound("采样管", "tube", field="barcode"), barcode=barcode))
-        elif tube.state != TubeState.CLOSED:
+        elif tube[1] != TubeState.CLOSED:
             errors.append(_item_error(index, DomainError(
                 code="tube_not_closed", status=409, field="barcode",
-                message_zh=f"该管状态为“{tube.get_state_display()}”，只有已封管的管可以装箱",
-                message_en=f"the tube is {tube.state}; only closed tubes are packed"), barcode=barcode))
+                message_zh=f"该管状态为“{TubeState(tube[1]).label}”，只有已封管的管可以装箱",
+                message_en=f"the tube is {tube[1]}; only closed tubes are packed"), barcode=barcode))
     if not wanted or errors:
         raise ItemErrors(errors or [{"index": 0, "code": "required", "field": "barcodes", "zh": "箱内没有管",
                                      "en": "the box is empty"}],
@@ -459,7 +732,9 @@ def batch_pack(*, actor, code: str, lab_id: int, barcodes: list[str], site_id: i
     batch = TransportBatch.objects.create(code=code, lab=lab, site_id=site_id, courier=courier,
                                           courier_mobile=courier_mobile, state=BatchState.IN_TRANSIT,
                                           packed_by=actor, handed_at=_now())
-    Tube.objects.filter(barcode__in=wanted).update(batch=batch, state=TubeState.IN_TRANSIT, updated_at=timezone.now())
+    stamp = timezone.now()
+    for chunk in _chunks(sorted({pk for pk, _ in tubes.values()})):
+        Tube.objects.filter(id__in=chunk).update(batch=batch, state=TubeState.IN_TRANSIT, updated_at=stamp)
     return batch
 
 
@@ -476,7 +751,9 @@ def batch_receive(*, actor, code: str, barcodes: list[str]) -> TransportBatch:
                           message_en="this box was already received")
     found = [str(b).strip() for b in barcodes if str(b).strip()]
     packed = set(batch.tubes.values_list("barcode", flat=True))
-    known = set(Tube.objects.filter(barcode__in=found).values_list("barcode", flat=True))
+    known = {}  # barcode -> id
+    for chunk in _chunks(sorted(set(found))):
+        known.update(Tube.objects.filter(barcode__in=chunk).values_list("barcode", "id"))
     unknown = [b for b in found if b not in known]
     if unknown:
         raise ItemErrors([_item_error(found.index(b), NotFound("采样管", "tube", field="barcodes"), barcode=b)
@@ -486,8 +763,10 @@ def batch_receive(*, actor, code: str, barcodes: list[str]) -> TransportBatch:
     batch.extra = sorted(set(found) - packed)
     batch.state, batch.received_at, batch.received_by = BatchState.RECEIVED, now, actor
     batch.save()
-    Tube.objects.filter(barcode__in=found, state__in=[TubeState.IN_TRANSIT, TubeState.CLOSED]).update(
-        state=TubeState.RECEIVED, received_at=now, lab=batch.lab, updated_at=timezone.now())
+    stamp = timezone.now()
+    for chunk in _chunks(sorted(set(known.values()))):
+        Tube.objects.filter(id__in=chunk, state__in=[TubeState.IN_TRANSIT, TubeState.CLOSED]).update(
+            state=TubeState.RECEIVED, received_at=now, lab=batch.lab, updated_at=stamp)
     return batch
 
 
@@ -515,10 +794,43 @@ def _ct(value, name: str) -> Decimal | None:
     return ct.quantize(Decimal("0.01"))
 
 
-def _check_rows(lab: Lab, lines: list[tuple[int, dict]]) -> tuple[list[dict], list[dict]]:
-    """Each line checked on its own: the good ones (to apply after review) and the errors."""
-    barcodes = [str(line.get("barcode") or "").strip() for _, line in lines]
-    tubes = {t.barcode: t for t in Tube.objects.filter(barcode__in=[b for b in barcodes if b])}
+class _TubeRef(NamedTuple):
+    """What the result path reads of a tube (a Tube has the same attributes but `received`)."""
+
+    id: int
+    barcode: str
+    round_id: int
+    purpose: str
+    pool_size: int
+    lab_id: int | None
+    received: bool
+    result: str
+
+
+def _tubes_by_barcode(barcodes, *, lock: bool = False) -> dict[str, _TubeRef]:
+    """The tubes of a lab file by barcode, by chunks of plain SQL (a file has thousands of lines: no model or
+    datetime is built per row), locked for update where the database can."""
+    meta, qn = Tube._meta, connection.ops.quote_name
+    columns = ", ".join(qn(meta.get_field(f).column) for f in ("id", "barcode", "round", "purpose", "pool_size", "lab"))
+    received, barcode = qn(meta.get_field("received_at").column), qn(meta.get_field("barcode").column)
+    suffix = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
+    out = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted({b for b in barcodes if b})):
+            cursor.execute(f"SELECT {columns}, {received} IS NOT NULL, {qn(meta.get_field('result').column)} "
+                           f"FROM {qn(meta.db_table)} WHERE {barcode} IN ({_marks(len(chunk))}){suffix}",
+                           chunk)
+            for row in cursor.fetchall():
+                out[row[1]] = _TubeRef(*row[:6], bool(row[6]), row[7])
+    return out
+
+
+def _check_rows(lab: Lab, lines: list[tuple[int, dict]],
+                tubes: dict[str, _TubeRef] | None = None) -> tuple[list[dict], list[dict]]:
+    """Each line checked on its own: the good ones (to apply after review) and the errors. `tubes`: the file's
+    tubes when the caller read them already."""
+    if tubes is None:
+        tubes = _tubes_by_barcode(str(line.get("barcode") or "").strip() for _, line in lines)
     good, errors, seen = [], [], set()
     now = _now()
     for number, line in lines:
@@ -534,7 +846,7 @@ def _check_rows(lab: Lab, lines: list[tuple[int, dict]]) -> tuple[list[dict], li
             if tube is None:
                 raise DomainError(code="unknown_barcode", status=404, field="barcode", message_zh="管码不存在",
                                   message_en="unknown barcode")
-            if tube.lab_id != lab.id or tube.received_at is None:
+            if tube.lab_id != lab.id or not tube.received:
                 raise DomainError(code="not_received", status=409, field="barcode",
                                   message_zh="本实验室未接收该管", message_en="this lab never received the tube")
             if tube.result:
@@ -640,12 +952,13 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
                           message_en="the file was already reviewed")
     report = ApplyReport()
     if accept:
-        good, errors = _check_rows(staged.lab, [(r["line"], r) for r in staged.rows])
+        tubes = _tubes_by_barcode((str(r["barcode"]) for r in staged.rows), lock=True)
+        good, errors = _check_rows(staged.lab, [(r["line"], r) for r in staged.rows], tubes)
         if errors:  # something changed since upload (another file resulted a tube): refuse, nothing applied
             raise ItemErrors(errors, zh="文件中有行已不能发布，请重新上传", en="some lines can no longer be applied; "
                                                                            "upload the file again",
                              code="stale_rows")
-        report = _apply(good, lab=staged.lab, reviewer=actor, source=staged)
+        report = _apply(good, lab=staged.lab, reviewer=actor, source=staged, tubes=tubes)
     staged.state = ResultFileState.ACCEPTED if accept else ResultFileState.REJECTED
     staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, timezone.now(), note[:200]
     staged.save()
@@ -654,76 +967,98 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
     return staged, report
 
 
-def _apply(rows: list[dict], *, lab: Lab, reviewer, source: LabResultFile | None) -> ApplyReport:
+def _apply(rows: list[dict], *, lab: Lab, reviewer, source: LabResultFile | None,
+           tubes: dict[str, _TubeRef]) -> ApplyReport:
     report = ApplyReport()
-    tubes = {t.barcode: t for t in Tube.objects.select_for_update().filter(barcode__in=[r["barcode"] for r in rows])}
-    results = []
-    for row in rows:
-        tube = tubes[row["barcode"]]
-        results.append(TubeResult(tube=tube, result=row["result"], ct_orf=row["ct_orf"], ct_n=row["ct_n"],
-                                  tested_at=dt.datetime.fromisoformat(row["tested_at"]), lab=lab, source_file=source,
-                                  reviewed_by=reviewer))
-    TubeResult.objects.bulk_create(results, batch_size=1000)
+    field = TubeResult._meta.get_field
+    tested_at: dict[str, object] = {}  # the database form of each time (a file's lines share a few)
+
+    def when(value: str):
+        if value not in tested_at:
+            tested_at[value] = field("tested_at").get_db_prep_save(dt.datetime.fromisoformat(value), connection)
+        return tested_at[value]
+
+    def ct(value, name: str):
+        return None if value is None else field(name).get_db_prep_save(Decimal(value), connection)
+
+    reported = connection.ops.adapt_datetimefield_value(timezone.now())
+    _insert_rows(TubeResult, ["tube", "result", "ct_orf", "ct_n", "tested_at", "lab", "source_file", "reason",
+                              "reported_at", "reviewed_by"],
+                 [(tubes[r["barcode"]].id, r["result"], ct(r["ct_orf"], "ct_orf"), ct(r["ct_n"], "ct_n"),
+                   when(r["tested_at"]), lab.id, source.id if source else None, "", reported,
+                   reviewer.id if reviewer else None) for r in rows])
     by_result = defaultdict(list)
-    for r in results:
-        by_result[r.result].append(r.tube)
+    for r in rows:
+        by_result[r["result"]].append(tubes[r["barcode"]])
     for result, group in by_result.items():
         _set_tubes(group, result, report)
     return report
 
 
-def _set_tubes(tubes: list[Tube], result: str, report: ApplyReport) -> None:
-    """A tube's final result reaches its members: their round state, rechecks and status facts."""
-    now = _now()
+def _members(tubes) -> dict[int, list[int]]:
+    """The people in these tubes (not removed), in order."""
+    members = defaultdict(list)
+    for chunk in _chunks([t.id for t in tubes]):
+        for tube_id, pid in TubeMember.objects.filter(tube_id__in=chunk, removed_at__isnull=True) \
+                .order_by("tube_id", "position").values_list("tube_id", "person_id"):
+            members[tube_id].append(pid)
+    return members
+
+
+def _set_tubes(tubes, result: str, report: ApplyReport) -> None:
+    """A tube's final result reaches its members: their round state, rechecks and status facts. `tubes` are Tube
+    or _TubeRef; the statements go by chunks of tubes, so a file of thousands costs a few dozen."""
+    now, stamp = _now(), timezone.now()
     today = clock.today()
     ids = [t.id for t in tubes]
-    for i in range(0, len(ids), 900):
-        Tube.objects.filter(id__in=ids[i:i + 900]).update(result=result, resulted_at=now, state=TubeState.RESULTED,
-                                                          updated_at=timezone.now())
+    for chunk in _chunks(ids):
+        Tube.objects.filter(id__in=chunk).update(result=result, resulted_at=now, state=TubeState.RESULTED,
+                                                 updated_at=stamp)
     report.tubes += len(tubes)
-    members = defaultdict(list)
-    for i in range(0, len(ids), 900):
-        for tube_id, pid in TubeMember.objects.filter(tube_id__in=ids[i:i + 900], removed_at__isnull=True) \
-                .values_list("tube_id", "person_id"):
-            members[tube_id].append(pid)
     pooled = [t for t in tubes if t.purpose == TubePurpose.ROUND and t.pool_size > 1]
     single = [t for t in tubes if not (t.purpose == TubePurpose.ROUND and t.pool_size > 1)]
     rechecks = [t for t in tubes if t.purpose == TubePurpose.RECHECK]
     if result == Result.NEGATIVE:
-        report.negative_people += sum(len(members[t.id]) for t in tubes)
+        for chunk in _chunks(ids):
+            report.negative_people += TubeMember.objects.filter(tube_id__in=chunk, removed_at__isnull=True).count()
         _set_people(tubes, PersonRoundState.NEGATIVE, now)
+        members = _members(rechecks)
         for tube in rechecks:  # a negative recheck clears the pool's flag
             people = members[tube.id]
             RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people).update(
-                state=RecheckState.NEGATIVE, updated_at=timezone.now())
+                state=RecheckState.NEGATIVE, updated_at=stamp)
             PersonRound.objects.filter(round_id=tube.round_id, person_id__in=people).update(
                 state=PersonRoundState.NEGATIVE, resulted_at=now)
             for source_barcode, pid in RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people) \
                     .values_list("source_tube__barcode", "person_id"):
                 fact_withdraw(source=POOL_SOURCE, source_id=source_barcode, person_ids=[pid])
     elif result == Result.INVALID:
-        for tube in tubes:
-            TubeMember.objects.filter(tube=tube, removed_at__isnull=True).update(
+        for chunk in _chunks(ids):
+            TubeMember.objects.filter(tube_id__in=chunk, removed_at__isnull=True).update(
                 removed_at=now, removed_reason="无效管，需重新采样 invalid tube: sample again")
-            PersonRound.objects.filter(tube=tube).delete()
-            RecheckTask.objects.filter(tube=tube).update(state=RecheckState.OPEN, tube=None, updated_at=timezone.now())
+            PersonRound.objects.filter(tube_id__in=chunk).delete()
+            RecheckTask.objects.filter(tube_id__in=chunk).update(state=RecheckState.OPEN, tube=None, updated_at=stamp)
     else:  # positive
-        for tube in pooled:
-            people = members[tube.id]
-            _set_people([tube], PersonRoundState.RECHECK, now)
-            due = now + dt.timedelta(hours=_recheck_hours(tube))
-            areas = dict(Person.objects.filter(id__in=people).values_list("id", "area_id"))
+        members = _members(tubes)
+        if pooled:
+            _set_people(pooled, PersonRoundState.RECHECK, now)
+            due = now + dt.timedelta(hours=_recheck_hours())
+            everyone = [pid for tube in pooled for pid in members[tube.id]]
+            areas = dict(_select_by_ids(_sql()["areas"], "id", everyone))
             RecheckTask.objects.bulk_create([RecheckTask(round_id=tube.round_id, person_id=pid, area_id=areas[pid],
-                                                         source_tube=tube, due_at=due) for pid in people],
-                                            ignore_conflicts=True)
-            report.rechecks += len(people)
-            fact_publish(person_ids=people, kind="flag", value="pool_recheck_pending", since=today, until=None,
-                         source=POOL_SOURCE, source_id=tube.barcode, note=f"混管{tube.barcode}阳性，待单管复核")
+                                                         source_tube_id=tube.id, due_at=due)
+                                             for tube in pooled for pid in members[tube.id]],
+                                            ignore_conflicts=True, batch_size=500)
+            report.rechecks += len(everyone)
+        for tube in pooled:
+            fact_publish(person_ids=members[tube.id], kind="flag", value="pool_recheck_pending", since=today,
+                         until=None, source=POOL_SOURCE, source_id=tube.barcode,
+                         note=f"混管{tube.barcode}阳性，待单管复核")
         for tube in single:
             people = members[tube.id]
             if tube.purpose == TubePurpose.RECHECK:
                 RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=people).update(
-                    state=RecheckState.POSITIVE, updated_at=timezone.now())
+                    state=RecheckState.POSITIVE, updated_at=stamp)
                 PersonRound.objects.filter(round_id=tube.round_id, person_id__in=people).update(
                     state=PersonRoundState.POSITIVE, resulted_at=now)
             else:
@@ -733,13 +1068,13 @@ def _set_tubes(tubes: list[Tube], result: str, report: ApplyReport) -> None:
             report.positives += people
 
 
-def _set_people(tubes: list[Tube], state: str, now) -> None:
+def _set_people(tubes, state: str, now) -> None:
     ids = [t.id for t in tubes if t.purpose == TubePurpose.ROUND]
-    for i in range(0, len(ids), 900):
-        PersonRound.objects.filter(tube_id__in=ids[i:i + 900]).update(state=state, resulted_at=now)
+    for chunk in _chunks(ids):
+        PersonRound.objects.filter(tube_id__in=chunk).update(state=state, resulted_at=now)
 
 
-def _recheck_hours(tube: Tube) -> int:
+def _recheck_hours() -> int:
     try:
         rules = ruleset_in_force(clock.today())
         return int(rules.param("pool_recheck_deadline_hours").value)
