@@ -29,6 +29,18 @@ from shouwang.testing.enums import (
 USER = settings.AUTH_USER_MODEL
 
 
+def _merge_rows(model, duplicate, keep, clash: tuple[str, ...] = (), active: dict | None = None) -> int:
+    """A person merge (people.services.person_merge): the duplicate's rows move to the kept file, except a row that
+    would clash with one the kept file has (the same `clash` values among its `active` rows): that one stays with
+    the merged file as the record of what happened (both files sampled in one round)."""
+    rows = model.objects.filter(person=duplicate)
+    if clash:
+        taken = set(model.objects.filter(person=keep, **(active or {})).values_list(*clash))
+        ids = [pk for pk, *key in rows.values_list("pk", *clash) if tuple(key) not in taken]
+        rows = model.objects.filter(pk__in=ids)
+    return rows.update(person=keep)
+
+
 class TestingRound(BaseModel):
     """A round (全员/区域核酸): who must be tested (the people living in its areas), by when, and how."""
 
@@ -68,13 +80,17 @@ class RoundArea(models.Model):
 
 class Exemption(BaseModel):
     round = models.ForeignKey(TestingRound, on_delete=models.CASCADE, related_name="exemptions")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="testing_exemptions")
     reason = models.CharField("原因", max_length=20, choices=ExemptReason.choices)
     note = models.CharField("说明", max_length=200, blank=True)
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "person"], name="exemption_unique")]
+
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return _merge_rows(cls, duplicate, keep, ("round_id",))
 
 
 class SamplingSite(BaseModel):
@@ -160,7 +176,7 @@ class TubeMember(models.Model):
     round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="+",
                               db_index=False)  # the tube's (for the rule)
     purpose = models.CharField(max_length=20, choices=TubePurpose.choices, default=TubePurpose.ROUND)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+", db_index=False)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="tube_memberships", db_index=False)
     position = models.PositiveSmallIntegerField("序号")
     added_at = models.DateTimeField("采样时间")
     removed_at = models.DateTimeField("移出时间", null=True)
@@ -176,6 +192,10 @@ class TubeMember(models.Model):
             models.UniqueConstraint(fields=["round", "purpose", "person"], condition=models.Q(removed_at__isnull=True),
                                     name="tube_member_once_per_round"),
         ]
+
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return _merge_rows(cls, duplicate, keep, ("round_id", "purpose"), {"removed_at__isnull": True})
 
 
 class LabResultFile(BaseModel):
@@ -220,7 +240,7 @@ class PersonRound(models.Model):
     # A million rows a round: the round and the area are not indexed alone, (round, person) and (round, area,
     # state) lead with them. The latter answers coverage per area from the index alone, and the totals by state.
     round = models.ForeignKey(TestingRound, on_delete=models.CASCADE, related_name="people", db_index=False)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="testing_rounds")
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+",
                              db_index=False)  # the person's area when sampled
     state = models.CharField("状态", max_length=20, choices=PersonRoundState.choices)
@@ -232,12 +252,16 @@ class PersonRound(models.Model):
         constraints = [models.UniqueConstraint(fields=["round", "person"], name="person_round_unique")]
         indexes = [models.Index(fields=["round", "area", "state"], name="person_round_area_state")]
 
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return _merge_rows(cls, duplicate, keep, ("round_id",))
+
 
 class RecheckTask(BaseModel):
     """单采复核: a member of a positive pool, sampled alone at home (members stay where they are)."""
 
     round = models.ForeignKey(TestingRound, on_delete=models.PROTECT, related_name="rechecks")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="testing_rechecks")
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
     source_tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="rechecks")
     due_at = models.DateTimeField("复核时限")
@@ -247,10 +271,18 @@ class RecheckTask(BaseModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "person"], name="recheck_once_per_round")]
 
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return _merge_rows(cls, duplicate, keep, ("round_id",))
+
 
 class AntigenResult(BaseModel):
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="antigen_results")
     kind = models.CharField("方式", max_length=20, choices=AntigenKind.choices)
     result = models.CharField("结果", max_length=20, choices=Result.choices)
     taken_at = models.DateTimeField("检测时间")
     recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return _merge_rows(cls, duplicate, keep)

@@ -172,7 +172,10 @@ def chain_times(round_: TestingRound) -> ChainTimes:
     to_lab, in_lab = hours(stats["to_lab"]), hours(lab["in_lab"])
     steps = {"sampled_to_received": to_lab, "received_to_resulted": in_lab}
     known = {k: v for k, v in steps.items() if v is not None}
-    return ChainTimes(to_lab, in_lab, lab["n"], max(known, key=known.get) if known else None)
+    slowest = max(known, key=known.get) if known else None
+    if len(known) == 2 and len(set(known.values())) == 1:
+        slowest = None  # two equal steps: neither is the slow one
+    return ChainTimes(to_lab, in_lab, lab["n"], slowest)
 
 
 def round_progress(round_: TestingRound) -> dict:

@@ -120,6 +120,9 @@ def round_create(*, actor, data: RoundInput) -> TestingRound:
     name = (data.name or "").strip()
     if not name:
         raise ValidationFailed(field="name", code="required", message_zh="请填写轮次名称", message_en="name is required")
+    if data.kind not in RoundKind.values:
+        raise ValidationFailed(field="kind", code="invalid_choice", message_zh="轮次类型不存在",
+                               message_en="unknown round kind")
     if not data.area_ids:
         raise ValidationFailed(field="area_ids", code="required", message_zh="请选择检测范围",
                                message_en="choose the areas of the round")
@@ -371,6 +374,8 @@ def _sampling_round(actor, round_id: int, purpose: str, site_id: int | None) -> 
         row = cursor.fetchone()
         if row is None:
             raise NotFound("检测轮次", "testing round", field="round_id")
+    round_visible(user=actor, round_id=round_id)  # a round outside the sampler's jurisdiction is "not found"
+    with connection.cursor() as cursor:
         if row[0] != RoundState.SAMPLING:
             raise DomainError(code="round_not_sampling", status=409, field="round_id",
                               message_zh="该轮次不在采样中", message_en="the round is not sampling")
@@ -382,6 +387,27 @@ def _sampling_round(actor, round_id: int, purpose: str, site_id: int | None) -> 
             row = cursor.fetchone()
             if row is None or not row[0]:
                 raise NotFound("采样点", "sampling site", field="site_id")
+
+
+def _visible_tube(actor, barcode: str) -> Tube:
+    """A tube (locked) of a round the actor sees; any other answers "not found"."""
+    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
+    if tube is None:
+        raise NotFound("采样管", "tube", field="barcode")
+    try:
+        round_visible(user=actor, round_id=tube.round_id)
+    except NotFound:
+        raise NotFound("采样管", "tube", field="barcode") from None
+    return tube
+
+
+def visible_lab(actor, lab_id: int) -> Lab:
+    """A lab serving the actor's area: the lab's area contains the actor's jurisdiction or lies inside it."""
+    lab = Lab.objects.select_related("area").filter(id=lab_id).first()
+    path = jurisdiction_path(actor)
+    if lab is None or not (path.startswith(lab.area.path) or lab.area.path.startswith(path)):
+        raise NotFound("实验室", "lab", field="lab_id")
+    return lab
 
 
 def _barcode_error() -> DomainError:
@@ -659,9 +685,7 @@ def tube_member_remove(*, actor, barcode: str, person_id: int, reason: str) -> T
     if not (reason or "").strip():
         raise ValidationFailed(field="reason", code="required", message_zh="请填写移出原因",
                                message_en="give the reason")
-    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
-    if tube is None:
-        raise NotFound("采样管", "tube", field="barcode")
+    tube = _visible_tube(actor, barcode)
     if tube.state != TubeState.OPEN:
         raise DomainError(code="tube_closed", status=409, field="barcode", message_zh="该管已封管，不能移出人员",
                           message_en="the tube is closed; nobody can be taken out")
@@ -681,9 +705,7 @@ def tube_member_remove(*, actor, barcode: str, person_id: int, reason: str) -> T
 @transaction.atomic
 def tube_close(*, actor, barcode: str) -> Tube:
     require(actor, Capability.SAMPLE_RECORD, "采样登记", "record samples")
-    tube = Tube.objects.select_for_update().filter(barcode=str(barcode).strip()).first()
-    if tube is None:
-        raise NotFound("采样管", "tube", field="barcode")
+    tube = _visible_tube(actor, barcode)
     if tube.members_count == 0:
         raise DomainError(code="tube_empty", status=409, field="barcode", message_zh="空管不能封管",
                           message_en="an empty tube cannot be closed")
@@ -707,9 +729,7 @@ def batch_pack(*, actor, code: str, lab_id: int, barcodes: list[str], site_id: i
     if TransportBatch.objects.filter(code=code).exists():
         raise DomainError(code="batch_exists", status=409, field="code", message_zh="该箱号已使用",
                           message_en="this box code was used")
-    lab = Lab.objects.filter(id=lab_id).first()
-    if lab is None:
-        raise NotFound("实验室", "lab", field="lab_id")
+    lab = visible_lab(actor, lab_id)
     wanted = [str(b).strip() for b in barcodes]
     tubes = {}  # barcode -> (id, state)
     for chunk in _chunks(sorted(set(wanted))):
@@ -825,6 +845,36 @@ def _tubes_by_barcode(barcodes, *, lock: bool = False) -> dict[str, _TubeRef]:
     return out
 
 
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+def _tested_at(value, now: dt.datetime) -> dt.datetime:
+    """A lab line's test time: a datetime, ISO 8601, or 2022-07-15 13:05(:00) / 2022/07/15 13:05; none -> now. Not
+    later than now plus ten minutes (a lab clock running fast)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return now
+    when = value if isinstance(value, dt.datetime) else None
+    if when is None:
+        text = str(value).strip()
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            for fmt in TIME_FORMATS:
+                try:
+                    when = dt.datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+    if when is None:
+        raise ValidationFailed(field="tested_at", code="invalid", message_zh="检测时间格式不对，应为“2022-07-15 13:05”",
+                               message_en="tested_at is not a time like 2022-07-15 13:05")
+    when = timezone.make_aware(when) if timezone.is_naive(when) else when
+    if when > now + dt.timedelta(minutes=10):
+        raise ValidationFailed(field="tested_at", code="in_future", message_zh="检测时间晚于当前时间",
+                               message_en="tested_at is in the future")
+    return when
+
+
 def _check_rows(lab: Lab, lines: list[tuple[int, dict]],
                 tubes: dict[str, _TubeRef] | None = None) -> tuple[list[dict], list[dict]]:
     """Each line checked on its own: the good ones (to apply after review) and the errors. `tubes`: the file's
@@ -858,9 +908,7 @@ def _check_rows(lab: Lab, lines: list[tuple[int, dict]],
                 raise ValidationFailed(field="result", code="invalid_choice", message_zh="结果应为阴性、阳性或无效",
                                        message_en="the result must be negative, positive or invalid")
             ct_orf, ct_n = _ct(line.get("ct_orf"), "ct_orf"), _ct(line.get("ct_n"), "ct_n")
-            tested = line.get("tested_at") or now.isoformat()
-            if isinstance(tested, dt.datetime):
-                tested = (timezone.make_aware(tested) if timezone.is_naive(tested) else tested).isoformat()
+            tested = _tested_at(line.get("tested_at"), now).isoformat()
         except DomainError as exc:
             errors.append({"line": number, "barcode": barcode, "code": exc.code, "field": exc.field,
                            "zh": exc.message_zh, "en": exc.message_en})
@@ -917,9 +965,7 @@ def results_stage(*, actor, lab_id: int, lines: list[tuple[int, dict]] | None = 
     """A lab's results (a file, or an instrument's batch): checked line by line and kept for review; nothing is
     applied before a reviewer accepts."""
     require(actor, Capability.LAB_RESULT, "上报检测结果", "report results")
-    lab = Lab.objects.filter(id=lab_id).first()
-    if lab is None:
-        raise NotFound("实验室", "lab", field="lab_id")
+    lab = visible_lab(actor, lab_id)
     if upload is not None:
         lines, sha = _read_table(upload, file_name)
     else:
@@ -947,6 +993,7 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
     staged = LabResultFile.objects.select_for_update().filter(id=file_id).first()
     if staged is None:
         raise NotFound("结果文件", "result file", field="file_id")
+    visible_lab(actor, staged.lab_id)
     if staged.state != ResultFileState.PENDING:
         raise DomainError(code="already_reviewed", status=409, field="file_id", message_zh="该文件已审核",
                           message_en="the file was already reviewed")
@@ -960,7 +1007,7 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
                              code="stale_rows")
         report = _apply(good, lab=staged.lab, reviewer=actor, source=staged, tubes=tubes)
     staged.state = ResultFileState.ACCEPTED if accept else ResultFileState.REJECTED
-    staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, timezone.now(), note[:200]
+    staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, _now(), note[:200]
     staged.save()
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=staged,
                  summary=f"审核检测结果 {staged.file_name}：{'发布' if accept else '退回'}{len(staged.rows)}行")
@@ -981,7 +1028,7 @@ def _apply(rows: list[dict], *, lab: Lab, reviewer, source: LabResultFile | None
     def ct(value, name: str):
         return None if value is None else field(name).get_db_prep_save(Decimal(value), connection)
 
-    reported = connection.ops.adapt_datetimefield_value(timezone.now())
+    reported = connection.ops.adapt_datetimefield_value(_now())  # the business clock, as resulted_at
     _insert_rows(TubeResult, ["tube", "result", "ct_orf", "ct_n", "tested_at", "lab", "source_file", "reason",
                               "reported_at", "reviewed_by"],
                  [(tubes[r["barcode"]].id, r["result"], ct(r["ct_orf"], "ct_orf"), ct(r["ct_n"], "ct_n"),
@@ -1061,6 +1108,9 @@ def _set_tubes(tubes, result: str, report: ApplyReport) -> None:
                     state=RecheckState.POSITIVE, updated_at=stamp)
                 PersonRound.objects.filter(round_id=tube.round_id, person_id__in=people).update(
                     state=PersonRoundState.POSITIVE, resulted_at=now)
+                for source_barcode, pid in RecheckTask.objects.filter(
+                        round_id=tube.round_id, person_id__in=people).values_list("source_tube__barcode", "person_id"):
+                    fact_withdraw(source=POOL_SOURCE, source_id=source_barcode, person_ids=[pid])
             else:
                 _set_people([tube], PersonRoundState.POSITIVE, now)
             fact_publish(person_ids=people, kind="case", value="first_screen_positive", since=today, until=None,
@@ -1103,6 +1153,10 @@ def result_correct(*, actor, barcode: str, result: str, reason: str) -> TubeResu
     if current.result == result:
         raise DomainError(code="same_result", status=409, field="result", message_zh="更正结果与原结果相同",
                           message_en="the correction equals the current result")
+    if current.result == Result.INVALID:  # its members were freed and may be in new tubes already
+        raise DomainError(code="invalid_is_final", status=409, field="barcode",
+                          message_zh="无效管的人员已重新采样，不能更正，请以新管结果为准",
+                          message_en="an invalid tube's members are sampled again; their new tubes decide")
     corrected = TubeResult.objects.create(tube=tube, result=result, ct_orf=None, ct_n=None, tested_at=_now(),
                                           lab=current.lab, supersedes=current, reason=reason.strip()[:200],
                                           reviewed_by=actor)

@@ -45,7 +45,7 @@ def at(hour):
 
 def new_round(county, name, areas, settings=None):
     return round_create(actor=county.hq, data=RoundInput(name=name, area_ids=[a.id for a in areas],
-                                                         starts_at=at(6), deadline=at(23), settings=settings or {}))
+                                                         starts_at=at(0), deadline=at(23), settings=settings or {}))
 
 
 @pytest.fixture
@@ -115,7 +115,8 @@ def test_a_bad_list_is_refused_whole_with_every_error_naming_the_tube_and_the_pe
     other = new_round(county, "B网格", [county.grid_b])
     sampler = world["sampler"]
     tube_fill(actor=sampler, round_id=round_.id, barcode="P1", people=[{"id_number": a[7].id_number}], close=True)
-    tube_fill(actor=sampler, round_id=other.id, barcode="OTHER", people=[{"id_number": b[0].id_number}])
+    sampler_b = county.user(Role.SAMPLER, county.grid_b, username="sampler-b")  # grid B's round is not grid A's
+    tube_fill(actor=sampler_b, round_id=other.id, barcode="OTHER", people=[{"id_number": b[0].id_number}])
     before = (Tube.objects.count(), TubeMember.objects.count(), PersonRound.objects.count())
     tubes = [("X1", [a[0].id, a[1].id]), ("X1", [a[2].id]), ("X2", [a[3].id, 999_999]), ("X3", [a[4].id, b[1].id]),
              ("X4", [a[5].id, a[0].id]), ("", [a[6].id]), ("X5", [a[8].id, a[8].id]), ("X6", [a[9].id, a[7].id]),

@@ -51,7 +51,7 @@ def world(county):
                 for i in range(23)]
     people_b = [county.person(name=f"乙{i}", area=county.grid_b, seq=100 + i) for i in range(5)]
     round_ = round_create(actor=county.hq, data=RoundInput(
-        name="第3轮区域核酸", area_ids=[county.grid_a.id, county.grid_b.id], starts_at=at(6), deadline=at(23, 59),
+        name="第3轮区域核酸", area_ids=[county.grid_a.id, county.grid_b.id], starts_at=at(0), deadline=at(23, 59),
         settings={county.grid_a.id: "medium_risk_zone"}))
     site = site_create(actor=county.hq, name="城关社区采样点", area_id=county.grid_a.id, per_hour=200)
     lab = lab_create(actor=county.hq, name="县疾控实验室", area_id=county.county.id)
@@ -248,3 +248,61 @@ def test_a_rejected_file_applies_nothing_and_a_result_for_a_tube_never_received_
     with pytest.raises(DomainError) as again:
         results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
     assert again.value.code == "already_reviewed"
+
+
+def test_a_lab_time_that_is_not_a_time_is_a_line_error_not_a_crash(world):
+    sample_send_receive(world)
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, lines=[
+        (1, {"barcode": "P01", "result": "阴性", "tested_at": "2022/07/15 13:05"}),
+        (2, {"barcode": "P02", "result": "阴性", "tested_at": "昨天下午"}),
+        (3, {"barcode": "P03", "result": "阴性", "tested_at": "2022-07-16 13:05"})])
+    assert [(e["line"], e["code"], e["field"]) for e in staged.errors] == [(2, "invalid", "tested_at"),
+                                                                         (3, "in_future", "tested_at")]
+    results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
+    assert timezone.localtime(TubeResult.objects.get(tube__barcode="P01").tested_at) == at(13, 5)
+
+
+def test_an_invalid_tube_frees_its_members_and_cannot_be_corrected(world):
+    a = world["a"]
+    sample_send_receive(world)
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, lines=[(1, {"barcode": "P01",
+                                                                                         "result": "无效"})])
+    results_review(actor=world["lab_user"], file_id=staged.id, accept=True)
+    assert not PersonRound.objects.filter(person__in=a[:10]).exists()
+    fill(world, "P11", a[:10])  # sampled again
+    with pytest.raises(DomainError) as err:
+        result_correct(actor=world["lab_user"], barcode="P01", result="negative", reason="复测")
+    assert err.value.code == "invalid_is_final"
+
+
+def test_samplers_and_labs_act_only_in_their_jurisdiction(world):
+    county = world["county"]
+    outsider = county.user(Role.SAMPLER, county.grid_b, username="sampler-b")
+    round_a = round_create(actor=county.hq, data=RoundInput(name="城关网格核酸", area_ids=[county.grid_a.id],
+                                                           starts_at=at(0), deadline=at(23)))
+    with pytest.raises(DomainError) as err:
+        tube_fill(actor=outsider, round_id=round_a.id, barcode="X1", people=[by_token(world["a"][0])])
+    assert (err.value.code, err.value.field) == ("not_found", "round_id")
+    tube_fill(actor=world["sampler"], round_id=round_a.id, barcode="A1", people=[by_token(world["a"][0])])
+    with pytest.raises(DomainError) as err:
+        tube_close(actor=outsider, barcode="A1")
+    assert (err.value.code, err.value.field) == ("not_found", "barcode")
+    assert tube_close(actor=world["sampler"], barcode="A1").state == "closed"
+    town_lab = lab_create(actor=county.hq, name="响水河镇卫生院实验室", area_id=county.township_b.id)
+    with pytest.raises(DomainError) as err:
+        results_stage(actor=county.user(Role.LAB, county.township_a, username="lab-a"), lab_id=town_lab.id,
+                      lines=[])
+    assert (err.value.code, err.value.field) == ("not_found", "lab_id")
+
+
+def test_a_merge_moves_testing_rows_to_the_kept_file(world):
+    from shouwang.people.services import person_merge
+    from shouwang.testing.models import TubeMember as Member
+
+    a = world["a"]
+    county = world["county"]
+    duplicate = county.person(name="甲00", area=county.grid_a, seq=900)
+    fill(world, "P01", [duplicate])
+    person_merge(keep_id=a[0].id, merge_id=duplicate.id, actor=county.hq)
+    assert list(Member.objects.filter(tube__barcode="P01").values_list("person_id", flat=True)) == [a[0].id]
+    assert PersonRound.objects.get(tube__barcode="P01").person_id == a[0].id

@@ -358,7 +358,7 @@ def test_the_lab_receives_a_box_stages_a_file_and_accepts_it(world, client_for):
     # the dashboard now shows the chain's timings and the rechecks due
     dashboard = client_for(world["county"].hq).get(f"/testing/rounds/{world['round'].id}/")
     assert dashboard.context["chain"].tubes_resulted == 2
-    assert dashboard.context["chain"].slowest in ("sampled_to_received", "received_to_resulted")
+    assert dashboard.context["chain"].slowest is None  # both steps took 0.0 h here: neither is the slow one
     assert len(dashboard.context["rechecks"]) == 10 and dashboard.context["overdue"] == 0
     assert dashboard.content.decode().count('data-testid="recheck-row"') == 10
 
