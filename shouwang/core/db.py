@@ -62,3 +62,10 @@ def fetch_one(sql: str, params) -> tuple | None:
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+def chunks(items, size: int):
+    """Consecutive slices of at most `size` items (ids per IN (...) under SQLite's variable limit)."""
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from shouwang.areas.models import Area
 from shouwang.core import clock
-from shouwang.core.db import fetch_one
+from shouwang.core.db import chunks, fetch_one
 from shouwang.core.errors import NotFound, ValidationFailed
 from shouwang.policy.models import PolicyVersion
 from shouwang.policy.rules import Ruleset
@@ -23,11 +23,6 @@ from shouwang.status.models import PersonStatus, StatusFact
 ALLOWED_VALUES = {FactKind.MEASURE: tuple(MEASURES), FactKind.CASE: CASE_STATUSES, FactKind.ZONE: ZONE_KINDS,
                   FactKind.FLAG: CODE_FLAGS}
 CHUNK = 900  # ids per IN (...) query: under SQLite's oldest limit of 999 variables
-
-
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 @dataclass(frozen=True)
@@ -120,7 +115,7 @@ def status_refresh(person_ids, *, on: dt.date | None = None) -> dict[int, Status
     if not ids:
         return {}
     views, keep, drop = {}, [], []
-    for chunk in _chunks(ids, CHUNK):
+    for chunk in chunks(ids, CHUNK):
         facts = _facts_of(chunk)
         rules = _rules_for(_area_ids(chunk), on)
         for pid in chunk:
@@ -136,7 +131,7 @@ def status_refresh(person_ids, *, on: dt.date | None = None) -> dict[int, Status
             else:
                 drop.append(pid)
     with transaction.atomic():
-        for chunk in _chunks(drop, CHUNK):
+        for chunk in chunks(drop, CHUNK):
             PersonStatus.objects.filter(person_id__in=chunk).delete()
         PersonStatus.objects.bulk_create(keep, batch_size=500, update_conflicts=True, unique_fields=["person"],
                                          update_fields=["colour", "rule", "reason_zh", "reason_en", "reasons",
@@ -154,7 +149,7 @@ def status_on(pairs) -> dict[tuple[int, dt.date], StatusView]:
         by_day.setdefault(day, set()).add(pid)
     out: dict[tuple[int, dt.date], StatusView] = {}
     everyone = sorted(set().union(*by_day.values())) if by_day else []
-    for chunk in _chunks(everyone, CHUNK):
+    for chunk in chunks(everyone, CHUNK):
         facts = _facts_of(chunk)
         areas = _area_ids(chunk)
         for day, pids in by_day.items():
@@ -262,7 +257,7 @@ def fact_publish(*, person_ids, kind: str, value: str, since: dt.date, until: dt
                                message_en="until cannot be before since")
     ids = sorted(set(person_ids))
     existing: dict[int, StatusFact] = {}
-    for chunk in _chunks(ids, CHUNK):
+    for chunk in chunks(ids, CHUNK):
         existing.update((f.person_id, f) for f in StatusFact.objects.filter(
             person_id__in=chunk, kind=kind, value=value, source=source, source_id=source_id,
             withdrawn_at__isnull=True))
@@ -288,7 +283,7 @@ def fact_withdraw(*, source: str, source_id: str = "", person_ids=None) -> int:
         wanted = sorted(set(person_ids))
         if len(wanted) > CHUNK:
             return sum(fact_withdraw(source=source, source_id=source_id, person_ids=chunk)
-                       for chunk in _chunks(wanted, CHUNK))
+                       for chunk in chunks(wanted, CHUNK))
         qs = qs.filter(person_id__in=wanted)
     ids = list(qs.values_list("person_id", flat=True))
     now = timezone.now()

@@ -26,6 +26,7 @@ from shouwang.areas.models import Area
 from shouwang.areas.selectors import area_codes_chain
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
+from shouwang.core.db import chunks
 from shouwang.core.errors import DomainError, NotFound, ValidationFailed
 from shouwang.core.models import AuditAction
 from shouwang.people.models import Person
@@ -236,9 +237,7 @@ RANGE_CHUNK = 5000  # ids per range query
 
 
 def _chunks(items, size: int = CHUNK):
-    items = list(items)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+    return chunks(items, size)
 
 
 @functools.cache

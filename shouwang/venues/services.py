@@ -21,7 +21,7 @@ from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
-from shouwang.core.db import fetch_one
+from shouwang.core.db import chunks, fetch_one
 from shouwang.core.errors import DomainError, NotFound, ValidationFailed
 from shouwang.core.models import AuditAction
 from shouwang.people.identifiers import normalize_mobile
@@ -411,14 +411,9 @@ class BatchReport:
                 "errors": self.errors}
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def _venues_by_token(tokens: set[str]) -> dict[str, Venue | DomainError]:
     codes: dict[str, VenueCode] = {}
-    for chunk in _chunks(sorted(tokens), CHUNK):
+    for chunk in chunks(sorted(tokens), CHUNK):
         codes.update((c.token, c) for c in VenueCode.objects.select_related("venue").filter(token__in=chunk))
     out: dict[str, Venue | DomainError] = {}
     for token in tokens:
@@ -432,7 +427,7 @@ def _venues_by_token(tokens: set[str]) -> dict[str, Venue | DomainError]:
 def _people_by_token(tokens: set[str]) -> dict[str, int]:
     """Person id per live personal code (codes of people merged into another are not live)."""
     out: dict[str, int] = {}
-    for chunk in _chunks(sorted(tokens), CHUNK):
+    for chunk in chunks(sorted(tokens), CHUNK):
         out.update(PersonCode.objects.filter(token__in=chunk, revoked_at__isnull=True,
                                              person__merged_into__isnull=True).values_list("token", "person_id"))
     return out
@@ -475,7 +470,7 @@ def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchRepo
         parsed.append((number, ref, line))
 
     seen: set[str] = set()
-    for chunk in _chunks(sorted({ref for _, ref, _ in parsed}), CHUNK):
+    for chunk in chunks(sorted({ref for _, ref, _ in parsed}), CHUNK):
         seen.update(_by_ref(actor, chunk).values_list("client_ref", flat=True))
     venues = _venues_by_token({str(line.get("venue_token") or "").strip() for _, _, line in parsed})
     people = _people_by_token({str(line.get("person_token") or "").strip() for _, _, line in parsed})
@@ -513,7 +508,7 @@ def _ingest(*, actor, lines: list[tuple[int, object]], method: str) -> BatchRepo
         s.colour = view.colour if view is not None else ""
 
     entries: set[tuple] = set()
-    for chunk in _chunks(good, INSERT_CHUNK):
+    for chunk in chunks(good, INSERT_CHUNK):
         with transaction.atomic():  # short: the door scans of other devices wait for the write lock meanwhile
             already = set(_by_ref(actor, [s.client_ref for s in chunk]).values_list("client_ref", flat=True))
             entries |= _stored_entries(chunk)
