@@ -382,13 +382,9 @@ class StagedOut(Schema):
     applied: dict | None = None
 
 
-def staged_out(f: LabResultFile, report=None) -> dict:
-    out = {"id": f.id, "lab_id": f.lab_id, "file_name": f.file_name, "state": f.state, "rows": len(f.rows),
-           "errors": f.errors}
-    if report is not None:
-        out["applied"] = {"tubes": report.tubes, "negative_people": report.negative_people,
-                          "rechecks": report.rechecks, "positives": len(report.positives)}
-    return out
+def staged_out(f: LabResultFile) -> dict:
+    return {"id": f.id, "lab_id": f.lab_id, "file_name": f.file_name, "state": f.state, "rows": len(f.rows),
+            "errors": f.errors, "applied": f.applied or None}
 
 
 @router.post("/testing/results", response={201: StagedOut},
@@ -412,5 +408,5 @@ class ReviewIn(Schema):
 @router.post("/testing/results/{int:file_id}/review", response=StagedOut,
              summary="审核发布 Accept (apply every good line at once) or send back a results file")
 def review(request, file_id: int, payload: ReviewIn):
-    staged, report = results_review(actor=request.auth, file_id=file_id, accept=payload.accept, note=payload.note)
-    return staged_out(staged, report if payload.accept else None)
+    staged, _ = results_review(actor=request.auth, file_id=file_id, accept=payload.accept, note=payload.note)
+    return staged_out(staged)

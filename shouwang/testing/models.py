@@ -212,6 +212,7 @@ class LabResultFile(BaseModel):
     reviewed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
     reviewed_at = models.DateTimeField("审核时间", null=True)
     review_note = models.CharField("审核意见", max_length=200, blank=True)
+    applied = models.JSONField("发布结果", default=dict)  # on acceptance: {"tubes", "negative_people", "rechecks", "positives"}
 
     class Meta:
         verbose_name = "结果文件"

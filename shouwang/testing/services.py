@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
@@ -34,6 +34,7 @@ from shouwang.policy.rules.zones import pooling_mode
 from shouwang.policy.selectors import ruleset_in_force
 from shouwang.status.services import fact_publish, fact_withdraw
 from shouwang.testing.enums import (
+    EXEMPT_NOT_SAMPLED,
     POOL_SIZE,
     SETTINGS,
     BatchState,
@@ -185,18 +186,38 @@ def round_set_state(*, actor, round_id: int, state: str) -> TestingRound:
 
 @transaction.atomic
 def exemption_add(*, actor, round_id: int, person_id: int, reason: str, note: str = "") -> Exemption:
+    """Record (or change) why a person of the round is not sampled at a site. The round's target follows at once
+    (by the change, not a recount). Refused: a finished or cancelled round, a person outside the round's areas, and
+    a person already sampled this round exempted from sampling (their sample counts; door-to-door is still
+    sampled, so it may be recorded at any time)."""
     require(actor, Capability.ROUND_MANAGE, "登记免检", "record exemptions")
     round_ = round_visible(user=actor, round_id=round_id)
+    if round_.state in (RoundState.FINISHED, RoundState.CANCELLED):
+        raise DomainError(code="round_closed", status=409, field="round_id", message_zh="该轮次已结束或已取消",
+                          message_en="the round is finished or cancelled")
     if reason not in ExemptReason.values:
         raise ValidationFailed(field="reason", code="invalid_choice", message_zh="免检原因不存在",
                                message_en="unknown exemption reason")
-    person = Person.objects.active().filter(id=person_id, area__path__startswith=jurisdiction_path(actor)).first()
+    person = (Person.objects.active().filter(id=person_id, area__path__startswith=jurisdiction_path(actor))
+              .select_related("area").first())
     if person is None:
         raise NotFound("人员", "person", field="person_id")
+    if not any(person.area.path.startswith(ra.area.path) for ra in round_.areas.select_related("area")):
+        raise DomainError(code="outside_round", status=422, field="person_id", message_zh="此人不在本轮检测范围内",
+                          message_en="this person is outside the round's areas")
+    counts = reason in EXEMPT_NOT_SAMPLED
+    if counts and PersonRound.objects.filter(round=round_, person=person).exists():
+        raise DomainError(code="already_sampled", status=409, field="person_id",
+                          message_zh="此人本轮已采样，不能登记免检", message_en="this person is already sampled this round")
+    before = Exemption.objects.select_for_update().filter(round=round_, person=person).first()
+    counted = before is not None and before.reason in EXEMPT_NOT_SAMPLED
     exemption, _ = Exemption.objects.update_or_create(round=round_, person=person,
-                                                      defaults={"reason": reason, "note": note, "recorded_by": actor})
-    round_.target = _round_target(round_)
-    round_.save(update_fields=["target"])
+                                                      defaults={"reason": reason, "note": note[:200],
+                                                                "recorded_by": actor})
+    if counts != counted:
+        TestingRound.objects.filter(id=round_.id).update(target=F("target") + (counted - counts))
+    audit_record(actor=actor, action=AuditAction.UPDATE if before else AuditAction.CREATE, obj=round_,
+                 summary=f"登记免检 {round_.name}：人员{person.id}，{ExemptReason(reason).label}")
     return exemption
 
 
@@ -464,6 +485,11 @@ class _Filling:
         # person -> the barcode of their tube in the round (for this purpose)
         self.sampled: dict[int, str] = dict(_select_by_ids(sql["sampled"], sql["sampled_key"], people,
                                                            (round_id, purpose)))
+        self.exempt: set[int] = set()  # people exempted from sampling who came to be sampled after all
+        if purpose == TubePurpose.ROUND:
+            exempted = Exemption.objects.filter(round_id=round_id, reason__in=list(EXEMPT_NOT_SAMPLED))
+            if exempted.exists():  # rare, and a few thousand at most: read them once
+                self.exempt = set(exempted.values_list("person_id", flat=True)) & set(people)
         self.due: set[int] = set()  # people with an open recheck
         if purpose == TubePurpose.RECHECK:
             self.due.update(pid for pid, in _select_by_ids(sql["due"], sql["due_key"], people,
@@ -603,6 +629,12 @@ class _Filling:
                               message_zh="有人员刚刚在其他管中采样，请重试", message_en="someone was just sampled in "
                                                                           "another tube; retry") from None
         _insert_rows(PersonRound, ["round", "person", "area", "state", "tube", "sampled_at"], states)
+        came = sorted(self.exempt.intersection(pid for p in plans for pid in p.fresh))
+        if came:  # exempted (away, infant ...) but sampled after all: the sample counts, the exemption goes
+            Exemption.objects.filter(round_id=round_id, person_id__in=came).delete()
+            TestingRound.objects.filter(id=round_id).update(target=F("target") + len(came))
+            audit_record(actor=actor, action=AuditAction.DELETE, obj=TestingRound(id=round_id),
+                         summary=f"免检人员已采样，撤销免检：{len(came)}人（{', '.join(map(str, came[:20]))}）")
         if purpose == TubePurpose.RECHECK:
             for tube, p in zip(tubes, plans, strict=True):
                 if p.fresh:
@@ -1007,6 +1039,9 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
         report = _apply(good, lab=staged.lab, reviewer=actor, source=staged, tubes=tubes)
     staged.state = ResultFileState.ACCEPTED if accept else ResultFileState.REJECTED
     staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, _now(), note[:200]
+    if accept:
+        staged.applied = {"tubes": report.tubes, "negative_people": report.negative_people,
+                          "rechecks": report.rechecks, "positives": len(report.positives)}
     staged.save()
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=staged,
                  summary=f"审核检测结果 {staged.file_name}：{'发布' if accept else '退回'}{len(staged.rows)}行")
@@ -1088,11 +1123,12 @@ def _set_tubes(tubes, result: str, report: ApplyReport) -> None:
         members = _members(tubes)
         if pooled:
             _set_people(pooled, PersonRoundState.RECHECK, now)
-            due = now + dt.timedelta(hours=_recheck_hours())
+            hours = {rid: _recheck_hours(rid) for rid in {tube.round_id for tube in pooled}}
             everyone = [pid for tube in pooled for pid in members[tube.id]]
             areas = dict(_select_by_ids(_sql()["areas"], "id", everyone))
             RecheckTask.objects.bulk_create([RecheckTask(round_id=tube.round_id, person_id=pid, area_id=areas[pid],
-                                                         source_tube_id=tube.id, due_at=due)
+                                                         source_tube_id=tube.id,
+                                                         due_at=now + dt.timedelta(hours=hours[tube.round_id]))
                                              for tube in pooled for pid in members[tube.id]],
                                             ignore_conflicts=True, batch_size=500)
             report.rechecks += len(everyone)
@@ -1123,9 +1159,11 @@ def _set_people(tubes, state: str, now) -> None:
         PersonRound.objects.filter(tube_id__in=chunk).update(state=state, resulted_at=now)
 
 
-def _recheck_hours() -> int:
+def _recheck_hours(round_id: int) -> int:
+    """The policy's deadline for single-tube rechecks, in force today where the round is (a county may set its own)."""
+    first = RoundArea.objects.filter(round_id=round_id).select_related("area").order_by("id").first()
     try:
-        rules = ruleset_in_force(clock.today())
+        rules = ruleset_in_force(clock.today(), area_codes_chain(first.area) if first else ())
         return int(rules.param("pool_recheck_deadline_hours").value)
     except DomainError:
         return 24

@@ -712,7 +712,7 @@ def _require_lab(user) -> None:
     _require_any(user, (Capability.LAB_RESULT, Capability.RESULT_REVIEW), "查看实验室工作台", "open the lab page")
 
 
-def _file_rows(files, applied: dict) -> list[dict]:
+def _file_rows(files) -> list[dict]:
     counts: dict[int, dict] = {}
     for file_id, result, n in (TubeResult.objects.filter(source_file__in=[f.id for f in files])
                                .values_list("source_file", "result").annotate(n=Count("id"))):
@@ -723,7 +723,7 @@ def _file_rows(files, applied: dict) -> list[dict]:
         errors = [{**e, "msg": e.get("en") if en else e.get("zh"), "other": e.get("zh") if en else e.get("en")}
                   for e in f.errors]
         by_result = counts.get(f.id, {})
-        rows.append({"file": f, "errors": errors, "rows": len(f.rows), "applied": applied.get(str(f.id)),
+        rows.append({"file": f, "errors": errors, "rows": len(f.rows), "applied": f.applied or None,
                      "results": [{"label": label, "n": by_result.get(value, 0), "value": value}
                                  for value, label in Result.choices if by_result.get(value)]})
     return rows
@@ -738,7 +738,7 @@ def _lab_context(request, **extra) -> dict:
     reviewed = list(files.exclude(state=ResultFileState.PENDING).order_by("-id")[:FILES_SHOWN])
     if focus and not any(f.id == focus for f in pending + reviewed):
         reviewed += list(files.filter(id=focus).exclude(state=ResultFileState.PENDING))
-    rows = _file_rows(pending + reviewed, request.session.get("lab_applied", {}))
+    rows = _file_rows(pending + reviewed)
     just = next((r for r in rows if r["file"].id == focus and r["file"].state != ResultFileState.PENDING), None)
     box = None
     code = request.GET.get("box", "").strip()
@@ -827,15 +827,11 @@ def lab_review(request, file_id: int):
         if not accept and not note:
             raise ValidationFailed(field="note", code="required", message_zh="退回时请填写审核意见",
                                    message_en="give a note when sending a file back")
-        staged, report = results_review(actor=user, file_id=file_id, accept=accept, note=note)
+        staged, _ = results_review(actor=user, file_id=file_id, accept=accept, note=note)
     except DomainError as exc:
         return render(request, "web/testing/lab.html",
                       _lab_context(request, review_error=_err(exc)), status=exc.status)
     if accept:
-        applied = dict(request.session.get("lab_applied", {}))
-        applied[str(staged.id)] = {"tubes": report.tubes, "negative_people": report.negative_people,
-                                   "rechecks": report.rechecks, "positives": len(report.positives)}
-        request.session["lab_applied"] = dict(list(applied.items())[-FILES_SHOWN:])
         messages.success(request, gettext("已审核发布 %(name)s") % {"name": staged.file_name})
     else:
         messages.success(request, gettext("已退回 %(name)s") % {"name": staged.file_name})

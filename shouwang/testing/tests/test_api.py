@@ -7,7 +7,7 @@ from django.test import Client
 
 from shouwang.accounts.enums import Role
 from shouwang.accounts.services import api_token_issue
-from shouwang.testing.models import PersonRound, Tube
+from shouwang.testing.models import LabResultFile, PersonRound, Tube
 from shouwang.venues.services import person_code_get_or_issue
 
 
@@ -104,6 +104,7 @@ def test_send_receive_import_review_and_coverage(setup):
                                 content_type="application/json").json()
     assert reviewed["state"] == "accepted"
     assert reviewed["applied"] == {"tubes": 2, "negative_people": 1, "rechecks": 10, "positives": 0}
+    assert LabResultFile.objects.get(id=staged.json()["id"]).applied == reviewed["applied"]  # kept for the lab page
     county = setup["county"]
     cov = setup["hq"].get(f"/api/v1/testing/rounds/{rid}/coverage?area_id={county.village_a.id}").json()
     assert [(r["area_name"], r["target"], r["sampled"], r["negative"], r["recheck"], r["unsampled"])

@@ -3,13 +3,17 @@ person), transport and receipt, a lab file staged and reviewed, a positive pool'
 resolved, coverage with exact counts, a corrected result's history."""
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pytest
 from django.db.models import Count
 from django.utils import timezone
 
 from shouwang.accounts.enums import Role
+from shouwang.areas.services import area_create
 from shouwang.core.errors import DomainError
+from shouwang.policy.services import policy_sync
 from shouwang.status.services import status_get
 from shouwang.testing import selectors
 from shouwang.testing.enums import PersonRoundState, RecheckState, RoundState, TubeState
@@ -81,6 +85,35 @@ def test_pooling_comes_from_the_policy_per_area_and_the_target_from_the_registry
     exemption_add(actor=world["county"].hq, round_id=round_.id, person_id=world["a"][21].id, reason="door_to_door")
     round_.refresh_from_db()
     assert round_.target == 27  # away is not tested here; bedridden people are tested at home
+
+
+def test_exemptions_are_checked_and_move_the_target_by_the_change(world, county):
+    round_, a, hq = world["round"], world["a"], county.hq
+    grid_c = area_create(parent=county.village_a, level="grid", code="141027100001002", name="第二网格",
+                         grid_kind="community")
+    outside = county.person(name="外区", area=grid_c, seq=300)
+    with pytest.raises(DomainError) as away:
+        exemption_add(actor=hq, round_id=round_.id, person_id=outside.id, reason="away")
+    assert (away.value.code, away.value.field) == ("outside_round", "person_id")
+    fill(world, "T0100", a[:1])
+    with pytest.raises(DomainError) as sampled:
+        exemption_add(actor=hq, round_id=round_.id, person_id=a[0].id, reason="away")
+    assert (sampled.value.code, sampled.value.status) == ("already_sampled", 409)
+    exemption_add(actor=hq, round_id=round_.id, person_id=a[0].id, reason="door_to_door")  # still sampled: allowed
+    exemption_add(actor=hq, round_id=round_.id, person_id=a[5].id, reason="infant")
+    round_.refresh_from_db()
+    assert round_.target == 27
+    exemption_add(actor=hq, round_id=round_.id, person_id=a[5].id, reason="door_to_door")  # now sampled at home
+    round_.refresh_from_db()
+    assert round_.target == 28
+    exemption_add(actor=hq, round_id=round_.id, person_id=a[6].id, reason="away")
+    fill(world, "T0100", a[6:7])  # came back after all: the sample counts, the exemption goes
+    round_.refresh_from_db()
+    assert round_.target == 28
+    assert list(round_.exemptions.order_by("person_id").values_list("person_id", "reason")) == [
+        (a[0].id, "door_to_door"), (a[5].id, "door_to_door")]
+    table = selectors.coverage(round_=round_, parent=county.township_a)
+    assert (table.total.target, table.total.exempt, table.total.sampled) == (23, 0, 2)
 
 
 def test_a_tube_fills_in_order_closes_at_its_pool_size_and_a_retry_adds_nobody(world):
@@ -202,6 +235,43 @@ def test_a_positive_pool_puts_its_members_under_recheck_then_the_recheck_resolve
     total = table.total
     assert (total.target, total.sampled, total.resulted, total.negative, total.recheck, total.positive) == (
         28, 28, 28, 27, 0, 1)
+
+
+LOCAL_RECHECK = """
+[version]
+id = "141027101-L9"
+title_zh = "响水河镇：混管阳性12小时内完成单管复核"
+effective_from = 2022-07-01
+base = "V9"
+scope = "141027101"
+
+[params.pool_recheck_deadline_hours]
+value = 12
+rule = "T6-L"
+confidence = "LOC"
+note_zh = "响水河镇规定12小时"
+"""
+
+
+def test_the_recheck_deadline_is_the_policy_in_force_where_the_round_is(world, county, tmp_path):
+    directory = tmp_path / "versions"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policy" / "versions", directory)
+    (directory / "local-141027101.toml").write_text(LOCAL_RECHECK, encoding="utf-8")
+    assert policy_sync(directories=[directory]).loaded == ["141027101-L9"]
+    town_b = round_create(actor=county.hq, data=RoundInput(
+        name="响水河镇区域核酸", area_ids=[county.grid_b.id], starts_at=at(0), deadline=at(23, 59)))
+    b = world["b"]
+    for rnd, barcode, people in ((world["round"], "N01", world["a"][:10]), (town_b, "N02", b)):
+        tube_fill(actor=county.hq, round_id=rnd.id, barcode=barcode, people=[by_token(p) for p in people],
+                  close=True)
+    batch_pack(actor=county.hq, code="BOX-N", lab_id=world["lab"].id, barcodes=["N01", "N02"])
+    batch_receive(actor=world["lab_user"], code="BOX-N", barcodes=["N01", "N02"])
+    staged = results_stage(actor=world["lab_user"], lab_id=world["lab"].id, file_name="n.csv",
+                           upload=lab_file([("N01", "阳性", "", ""), ("N02", "阳性", "", "")]))
+    results_review(actor=county.hq, file_id=staged.id, accept=True)
+    hours = {(t.source_tube.barcode, round((t.due_at - t.source_tube.resulted_at).total_seconds() / 3600))
+             for t in RecheckTask.objects.select_related("source_tube")}
+    assert hours == {("N01", 24), ("N02", 12)}  # 天坛镇 keeps the national 24 h
 
 
 def test_coverage_per_area_and_the_people_not_sampled(world):
