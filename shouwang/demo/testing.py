@@ -654,10 +654,13 @@ class TestingGenerator:
             content = self.csv(run, plan.day)
             file_rows.append((stamp(run.uploaded), stamp(run.reviewed), lab_id[run.lab], run.file_name,
                               hashlib.sha256(content).hexdigest(), _json(LabResultFile, "rows", lines), no_errors,
-                              ResultFileState.ACCEPTED, self.lab_user.id, self.lab_user.id, stamp(run.reviewed), ""))
+                              ResultFileState.ACCEPTED, self.lab_user.id, self.lab_user.id, stamp(run.reviewed), "",
+                              _json(LabResultFile, "applied", {
+                                  "tubes": len(run.tubes), "negative_people": sum(len(t.members) for t in run.tubes),
+                                  "rechecks": 0, "positives": 0})))
         first = RowInserter(LabResultFile, [
             "created_at", "updated_at", "lab", "file_name", "sha256", "rows", "errors", "state", "uploaded_by",
-            "reviewed_by", "reviewed_at", "review_note"]).insert(file_rows)
+            "reviewed_by", "reviewed_at", "review_note", "applied"]).insert(file_rows)
         for offset, run in enumerate(accepted):
             run.pk = first + offset
         # Tubes.

@@ -4,7 +4,6 @@ planning aid (pool size and round duration)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from django.utils import timezone
 from ninja import Router, Schema
@@ -147,19 +146,8 @@ def key_persons_overdue(request, area_id: int | None = None, on: dt.date | None 
 
 # ---- planning aid -------------------------------------------------------------------------------------------------
 
-POOL_LABELS = {1: ("单采单检", "single tube"), 10: ("10合1混采", "10-in-1 pooled"), 20: ("20合1混采", "20-in-1 pooled")}
-FORMULAS = (
-    ("每人平均检测次数 E(n,p) = 1/n + 1 − (1−p)^n（n≥2，Dorfman两阶段：混管阳性则每人单管复核）；单采单检 E = 1",
-     "tests per person E(n,p) = 1/n + 1 − (1−p)^n for n ≥ 2 (Dorfman two-stage: a positive pool is rechecked "
-     "one tube per person); single tubes E = 1"),
-    ("采样小时 = 人数 ÷ 每小时采样人数；管数 = ⌈人数 ÷ n⌉；检测小时 = 管数 × 24 ÷ 实验室日检测管数；"
-     "总时长 = 两者较大者（边采边送边检）",
-     "sampling hours = people ÷ people swabbed per hour; tubes = ⌈people ÷ n⌉; lab hours = tubes × 24 ÷ tubes "
-     "tested per day; total = the longer of the two (sampling and testing overlap)"),
-    ("阳性混管数 = ⌈管数 × (1−(1−p)^n)⌉；待复核人数 = 阳性混管数 × n（不超过总人数）；未计转运和复核本身的时间",
-     "positive pools = ⌈tubes × (1−(1−p)^n)⌉; rechecks = positive pools × n (at most everyone); transport and "
-     "the rechecks themselves are not counted"),
-)
+POOL_LABELS = planning.POOL_LABELS  # the names and formulas live with the planner (the planning page shows them too)
+FORMULAS = planning.FORMULAS
 
 
 class PoolRow(Schema):
@@ -201,51 +189,24 @@ class PlanOut(Schema):
     formulas: list[dict]
 
 
-def _positive_whole(name: str, value: int | None, zh: str, en: str) -> None:
-    if value is not None and value < 1:
-        raise ValidationFailed(field=name, code="out_of_range", message_zh=f"{zh}应为正整数",
-                               message_en=f"{en} must be a positive whole number")
-
-
 @router.get("/testing/plan", response=PlanOut,
             summary="规划辅助 Planning aid: the pool size with the fewest tests at a positivity, and whether a round "
                     "finishes within 24 h")
 def plan(request, positivity: float, people: int | None = None, sampling_per_hour: int | None = None,
          lab_tubes_per_day: int | None = None, pool_size: int | None = None):
     require(request.auth, Capability.TESTING_VIEW, "查看检测规划", "view testing plans")
-    if not math.isfinite(positivity) or not 0 <= positivity <= 1:
-        raise ValidationFailed(field="positivity", code="out_of_range",
-                               message_zh="阳性率应为0到1之间的小数（如0.001表示千分之一，不是百分数）",
-                               message_en="positivity must be a fraction between 0 and 1 (0.001 is one in a "
-                                          "thousand, not a percentage)")
-    _positive_whole("people", people, "人数", "people")
-    _positive_whole("sampling_per_hour", sampling_per_hour, "每小时采样人数", "sampling_per_hour")
-    _positive_whole("lab_tubes_per_day", lab_tubes_per_day, "实验室日检测管数", "lab_tubes_per_day")
-    if pool_size is not None and not 1 <= pool_size <= planning.MAX_POOL_SIZE:
-        raise ValidationFailed(field="pool_size", code="out_of_range",
-                               message_zh=f"每管人数应为1到{planning.MAX_POOL_SIZE}（最多20合1，实验室不得再次混管）",
-                               message_en=f"pool_size must be 1 to {planning.MAX_POOL_SIZE} (at most 20 in 1; the lab "
-                                          "must not pool pooled tubes again)")
-    given = {"people": people, "sampling_per_hour": sampling_per_hour, "lab_tubes_per_day": lab_tubes_per_day}
-    missing = [k for k, v in given.items() if v is None]
-    if 0 < len(missing) < len(given):
-        raise ValidationFailed(field=missing[0], code="required",
-                               message_zh="估算轮次用时需同时填写人数、每小时采样人数和实验室日检测管数",
-                               message_en="a round estimate needs people, sampling_per_hour and lab_tubes_per_day")
-    sizes = tuple(sorted(set(planning.DEFAULT_SIZES) | ({pool_size} if pool_size else set())))
     try:
-        advice = planning.best_pool_size(positivity, sizes)
-        estimate = None
-        if not missing:
-            estimate = planning.round_hours(people=people, sampling_per_hour=sampling_per_hour,
-                                            pool_size=pool_size or advice.size, lab_tubes_per_day=lab_tubes_per_day,
-                                            positivity=positivity)
+        answer = planning.plan(positivity, people=people, sampling_per_hour=sampling_per_hour,
+                               lab_tubes_per_day=lab_tubes_per_day, pool_size=pool_size)
+    except planning.PlanInputError as exc:
+        raise ValidationFailed(field=exc.field, code=exc.code, message_zh=exc.message_zh,
+                               message_en=exc.message_en) from None
     except ValueError as exc:  # the checks above should have caught it; keep the planner's own words
         raise DomainError(code="invalid", status=422, field=None, message_zh=f"参数不合法：{exc}",
                           message_en=str(exc)) from None
-    table = [{"pool_size": n, "label_zh": POOL_LABELS.get(n, (f"{n}合1混采", ""))[0],
-              "label_en": POOL_LABELS.get(n, ("", f"{n}-in-1 pooled"))[1], "tests_per_person": e,
-              "best": n == advice.size} for n, e in advice.table]
+    advice, estimate = answer.advice, answer.estimate
+    table = [{"pool_size": r.size, "label_zh": r.label_zh, "label_en": r.label_en,
+              "tests_per_person": r.tests_per_person, "best": r.best} for r in answer.rows]
     round_ = None
     if estimate is not None:
         round_ = {k: getattr(estimate, k) for k in RoundOut.model_fields if k != "target_hours"}

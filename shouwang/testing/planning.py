@@ -231,3 +231,90 @@ def round_hours(
         reason_zh=reason_zh,
         reason_en=reason_en,
     )
+
+
+# ---- the planning aid as asked for (the API and the planning page) ------------------------------------------------
+
+POOL_LABELS = {1: ("单采单检", "single tube"), 10: ("10合1混采", "10-in-1 pooled"), 20: ("20合1混采", "20-in-1 pooled")}
+FORMULAS = (
+    ("每人平均检测次数 E(n,p) = 1/n + 1 − (1−p)^n（n≥2，Dorfman两阶段：混管阳性则每人单管复核）；单采单检 E = 1",
+     "tests per person E(n,p) = 1/n + 1 − (1−p)^n for n ≥ 2 (Dorfman two-stage: a positive pool is rechecked "
+     "one tube per person); single tubes E = 1"),
+    ("采样小时 = 人数 ÷ 每小时采样人数；管数 = ⌈人数 ÷ n⌉；检测小时 = 管数 × 24 ÷ 实验室日检测管数；"
+     "总时长 = 两者较大者（边采边送边检）",
+     "sampling hours = people ÷ people swabbed per hour; tubes = ⌈people ÷ n⌉; lab hours = tubes × 24 ÷ tubes "
+     "tested per day; total = the longer of the two (sampling and testing overlap)"),
+    ("阳性混管数 = ⌈管数 × (1−(1−p)^n)⌉；待复核人数 = 阳性混管数 × n（不超过总人数）；未计转运和复核本身的时间",
+     "positive pools = ⌈tubes × (1−(1−p)^n)⌉; rechecks = positive pools × n (at most everyone); transport and "
+     "the rechecks themselves are not counted"),
+)
+
+
+def pool_label(n: int) -> tuple[str, str]:
+    """How a pool size is named (Chinese, English): 单采单检 / single tube, 10合1混采 / 10-in-1 pooled."""
+    return POOL_LABELS.get(n, (f"{n}合1混采", f"{n}-in-1 pooled"))
+
+
+class PlanInputError(ValueError):
+    """A planning input out of range: the input at fault, a code and the reason in Chinese and English."""
+
+    def __init__(self, field: str, code: str, message_zh: str, message_en: str):
+        super().__init__(message_en)
+        self.field, self.code, self.message_zh, self.message_en = field, code, message_zh, message_en
+
+
+@dataclass(frozen=True)
+class PoolRow:
+    size: int
+    label_zh: str
+    label_en: str
+    tests_per_person: float
+    best: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The answer of the planning aid: the pool sizes compared, the advice, and the round estimate when the
+    people and both capacities were given (with the chosen pool size, or the advised one)."""
+
+    advice: PoolAdvice
+    rows: tuple[PoolRow, ...]
+    estimate: RoundEstimate | None
+
+
+def _positive_whole(field: str, value: int | None, zh: str, en: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise PlanInputError(field, "out_of_range", f"{zh}应为正整数", f"{en} must be a positive whole number")
+
+
+def plan(positivity: float, *, people: int | None = None, sampling_per_hour: int | None = None,
+         lab_tubes_per_day: int | None = None, pool_size: int | None = None) -> Plan:
+    """The planning aid: the pool sizes in use (and `pool_size` if another) compared at `positivity` (a fraction),
+    and, when people and both capacities are given, how long the round takes with `pool_size` or the advised size.
+    The round's three numbers go together: one or two of them alone is refused. Inputs out of range raise
+    PlanInputError naming the input (the API's parameter names)."""
+    if isinstance(positivity, bool) or not isinstance(positivity, int | float) or not 0 <= positivity <= 1:
+        raise PlanInputError("positivity", "out_of_range", "阳性率应为0到1之间的小数（如0.001表示千分之一，不是百分数）",
+                             "positivity must be a fraction between 0 and 1 (0.001 is one in a thousand, not a "
+                             "percentage)")
+    _positive_whole("people", people, "人数", "people")
+    _positive_whole("sampling_per_hour", sampling_per_hour, "每小时采样人数", "sampling_per_hour")
+    _positive_whole("lab_tubes_per_day", lab_tubes_per_day, "实验室日检测管数", "lab_tubes_per_day")
+    if pool_size is not None and (isinstance(pool_size, bool) or not isinstance(pool_size, int)
+                                  or not 1 <= pool_size <= MAX_POOL_SIZE):
+        raise PlanInputError("pool_size", "out_of_range",
+                             f"每管人数应为1到{MAX_POOL_SIZE}（最多20合1，实验室不得再次混管）",
+                             f"pool_size must be 1 to {MAX_POOL_SIZE} (at most 20 in 1; the lab must not pool pooled "
+                             "tubes again)")
+    given = {"people": people, "sampling_per_hour": sampling_per_hour, "lab_tubes_per_day": lab_tubes_per_day}
+    missing = [k for k, v in given.items() if v is None]
+    if 0 < len(missing) < len(given):
+        raise PlanInputError(missing[0], "required", "估算轮次用时需同时填写人数、每小时采样人数和实验室日检测管数",
+                             "a round estimate needs people, sampling_per_hour and lab_tubes_per_day")
+    advice = best_pool_size(positivity, tuple(sorted(set(DEFAULT_SIZES) | ({pool_size} if pool_size else set()))))
+    estimate = None
+    if not missing:
+        estimate = round_hours(people=people, sampling_per_hour=sampling_per_hour, pool_size=pool_size or advice.size,
+                               lab_tubes_per_day=lab_tubes_per_day, positivity=positivity)
+    rows = tuple(PoolRow(n, *pool_label(n), e, n == advice.size) for n, e in advice.table)
+    return Plan(advice=advice, rows=rows, estimate=estimate)

@@ -1,5 +1,6 @@
 """Reads of mass testing: rounds in a jurisdiction, coverage per area ("miss no one", 应检尽检), the people not
-sampled yet, the chain's timings, rechecks due."""
+sampled yet, the chain's timings, rechecks due; sampling sites, the labs' capacity and queues, and the numbers the
+planning aid starts from."""
 
 from __future__ import annotations
 
@@ -7,13 +8,36 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q
+from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from shouwang.accounts.scoping import jurisdiction_path
+from shouwang.accounts.scoping import NOWHERE, jurisdiction_path
 from shouwang.areas.models import Area, subtree_range
+from shouwang.areas.selectors import grid_names
+from shouwang.core import clock
+from shouwang.core.errors import NotFound
 from shouwang.people.models import Person
-from shouwang.testing.enums import EXEMPT_NOT_SAMPLED, PersonRoundState, RecheckState, TubePurpose
-from shouwang.testing.models import Exemption, PersonRound, RecheckTask, TestingRound, Tube
+from shouwang.testing.enums import (
+    EXEMPT_NOT_SAMPLED,
+    BatchState,
+    PersonRoundState,
+    RecheckState,
+    TubePurpose,
+    TubeState,
+)
+from shouwang.testing.models import (
+    Exemption,
+    Lab,
+    PersonRound,
+    RecheckTask,
+    RoundArea,
+    SamplingSite,
+    TestingRound,
+    Tube,
+    TubeMember,
+    TubeResult,
+)
 
 
 def rounds_visible(user) -> list[TestingRound]:
@@ -143,7 +167,8 @@ def rechecks_due(*, round_: TestingRound, user) -> list[RecheckTask]:
     path = jurisdiction_path(user)
     return list(RecheckTask.objects.filter(round=round_, area__path__startswith=path)
                 .exclude(state__in=[RecheckState.NEGATIVE, RecheckState.POSITIVE])
-                .select_related("person", "area", "source_tube").order_by("due_at", "id"))
+                .select_related("person", "person__household", "area", "source_tube", "tube")
+                .order_by("due_at", "id"))
 
 
 @dataclass
@@ -191,3 +216,192 @@ def round_progress(round_: TestingRound) -> dict:
     first = PersonRound.objects.filter(round=round_).aggregate(first=Min("sampled_at"))["first"]
     return {"tubes": tubes, "people": people, "rechecks": dict(rechecks), "sampled": sum(people.values()),
             "first_sample": first}
+
+
+# ---- sampling sites, labs and the planning aid's starting numbers -------------------------------------------------
+
+
+@dataclass
+class SiteRow:
+    site: SamplingSite
+    grid: str  # the grid (and micro-grid) the site is in; "" for a site registered above the grids
+
+
+def sites_visible(user, *, kind: str | None = None) -> list[SiteRow]:
+    """Sampling sites (door-to-door teams included: kind door_to_door) in the user's jurisdiction, active ones
+    first, by name; `kind` narrows to one kind."""
+    qs = SamplingSite.objects.filter(area__path__range=subtree_range(jurisdiction_path(user))).select_related("area")
+    if kind:
+        qs = qs.filter(kind=kind)
+    sites = list(qs.order_by("-active", "name", "id"))
+    grids = grid_names(list({s.area_id: s.area for s in sites}.values()))
+    return [SiteRow(site=s, grid=grids.get(s.area_id, "")) for s in sites]
+
+
+def labs_visible(user):
+    """Labs in the user's jurisdiction or serving it (a county lab serves the townships under it), by name."""
+    path = jurisdiction_path(user)
+    if path == NOWHERE:
+        return Lab.objects.none()
+    return (Lab.objects.filter(Q(area__path__range=subtree_range(path)) | Q(area__path__in=Area.ancestor_paths(path)))
+            .select_related("area").order_by("name"))
+
+
+@dataclass
+class LabQueue:
+    """A lab's capacity and what waits for it. Counts are the lab's whole queue (a county lab serving a township
+    counts every township's tubes): the capacity is the lab's, not the jurisdiction's."""
+
+    lab: Lab
+    tubes_per_day: int
+    waiting: int = 0  # received, no result yet (state received; an invalid result moves a tube to resulted)
+    resulted_today: int = 0  # results reported on the business day (invalid ones included: the lab ran them)
+    in_transit: int = 0  # packed in a box for this lab that is not received yet
+
+    @property
+    def days(self) -> float | None:
+        """The queue in days of the lab's capacity, one decimal (None for a lab with no capacity recorded)."""
+        return round(self.waiting / self.tubes_per_day, 1) if self.tubes_per_day else None
+
+    @property
+    def over_capacity(self) -> bool:
+        """More waiting than the lab tests in a day."""
+        return self.waiting > self.tubes_per_day
+
+
+def _business_day() -> tuple[dt.datetime, dt.datetime]:
+    day = clock.today()
+    return (timezone.make_aware(dt.datetime.combine(day, dt.time.min)),
+            timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)))
+
+
+def lab_queues(user) -> list[LabQueue]:
+    """Each lab serving the user's jurisdiction with its daily capacity and its queue: tubes received and waiting
+    for a result, tubes resulted today (the business day) and tubes on their way (in a box packed or handed to a
+    courier, not received yet). One grouped query over the tubes of all the labs at once: a tube belongs to the
+    lab that received it, or, on its way, to its box's lab."""
+    labs = list(labs_visible(user))
+    rows = {lab.id: LabQueue(lab=lab, tubes_per_day=lab.tubes_per_day) for lab in labs}
+    if not rows:
+        return []
+    ids = list(rows)
+    start, end = _business_day()
+    waiting = Q(lab_id__in=ids, state=TubeState.RECEIVED)
+    resulted = Q(lab_id__in=ids, resulted_at__gte=start, resulted_at__lt=end)
+    on_way = Q(received_at__isnull=True, batch__lab_id__in=ids, batch__state__in=[BatchState.PACKED,
+                                                                                    BatchState.IN_TRANSIT])
+    counts = (Tube.objects.filter(waiting | resulted | on_way).annotate(dest=Coalesce("lab_id", "batch__lab_id"))
+              .values("dest").annotate(waiting=Count("id", filter=waiting), resulted=Count("id", filter=resulted),
+                                       on_way=Count("id", filter=on_way)).order_by())
+    for row in counts:
+        queue = rows.get(row["dest"])
+        if queue is not None:
+            queue.waiting, queue.resulted_today, queue.in_transit = row["waiting"], row["resulted"], row["on_way"]
+    return list(rows.values())
+
+
+@dataclass
+class PlanDefaults:
+    """What the planning form starts from: the people of the jurisdiction, its active sampling sites and the labs
+    serving it."""
+
+    people: int
+    sites: int
+    samplers: int
+    site_per_hour: int  # people swabbed per hour at all the active sites together
+    labs: int
+    lab_tubes_per_day: int
+
+    @property
+    def per_sampler_hour(self) -> int | None:
+        """People one sampler swabs in an hour at these sites (rounded; None without samplers)."""
+        return max(1, round(self.site_per_hour / self.samplers)) if self.samplers else None
+
+
+def plan_defaults(user) -> PlanDefaults:
+    path = jurisdiction_path(user)
+    people = Person.objects.active().within(path).count() if path != NOWHERE else 0
+    sites = (SamplingSite.objects.filter(area__path__range=subtree_range(path), active=True)
+             .aggregate(n=Count("id"), samplers=Sum("samplers"), per_hour=Sum("per_hour")))
+    labs = labs_visible(user).aggregate(n=Count("id"), per_day=Sum("tubes_per_day"))
+    return PlanDefaults(people=people, sites=sites["n"], samplers=sites["samplers"] or 0,
+                        site_per_hour=sites["per_hour"] or 0, labs=labs["n"], lab_tubes_per_day=labs["per_day"] or 0)
+
+
+# ---- the work pages: exemptions, rechecks, one tube --------------------------------------------------------------
+
+
+def exemptions_visible(*, round_: TestingRound, user):
+    """The round's exemptions of people registered in the user's jurisdiction, the latest recorded first."""
+    return (Exemption.objects.filter(round=round_,
+                                     person__area__in=Area.objects.subtree(jurisdiction_path(user)).values("id"))
+            .select_related("person", "person__area", "person__household", "recorded_by")
+            .order_by("-updated_at", "-id"))
+
+
+def exemption_counts(*, round_: TestingRound, user) -> dict[str, int]:
+    """How many of exemptions_visible give each reason."""
+    return dict(exemptions_visible(round_=round_, user=user).order_by().values_list("reason")
+                .annotate(n=Count("id")))
+
+
+def person_by_id_number(*, user, id_number: str) -> Person:
+    """The active person registered in the user's jurisdiction with this ID number. Someone registered elsewhere
+    answers "not found", as an unknown number does."""
+    person = (Person.objects.active().within(jurisdiction_path(user)).filter(id_number=id_number.strip().upper())
+              .select_related("area").order_by("id").first())
+    if person is None:
+        raise NotFound("人员", "person", field="id_number")
+    return person
+
+
+def recheck_task_visible(*, round_: TestingRound, user, task_id: int) -> RecheckTask:
+    """A recheck task of the round in the user's jurisdiction (one rechecks_due lists, or a finished one)."""
+    task = (RecheckTask.objects.filter(id=task_id, round=round_, area__path__startswith=jurisdiction_path(user))
+            .select_related("person", "person__household", "area", "source_tube", "tube").first())
+    if task is None:
+        raise NotFound("复核任务", "recheck task", field="task_id")
+    return task
+
+
+def tube_visible(*, user, barcode: str) -> Tube:
+    """A tube the user may open: its round has an area in the user's jurisdiction or covering it (the rule of
+    services._visible_tube), and the tube concerns the jurisdiction: someone put in it (also one taken out) is
+    registered there, or it was sampled at a site there. Any other tube answers "not found", as a missing one: a
+    township sees the pools of its own people in a county-wide round, not its neighbours'."""
+    path = jurisdiction_path(user)
+    tube = (Tube.objects.filter(barcode=str(barcode or "").strip())
+            .select_related("round", "site", "site__area", "sampler", "batch", "batch__lab", "lab").first())
+    if tube is None or path == NOWHERE:
+        raise NotFound("采样管", "tube", field="barcode")
+    round_paths = Area.objects.filter(id__in=RoundArea.objects.filter(round_id=tube.round_id).values("area_id")) \
+        .values_list("path", flat=True)
+    in_round = any(p.startswith(path) or path.startswith(p) for p in round_paths)
+    ours = (tube.site is not None and tube.site.area.path.startswith(path)) or TubeMember.objects.filter(
+        tube=tube, person__area__in=Area.objects.subtree(path).values("id")).exists()
+    if not (in_round and ours):
+        raise NotFound("采样管", "tube", field="barcode")
+    return tube
+
+
+@dataclass
+class TubeDetail:
+    tube: Tube
+    members: list[TubeMember]  # in order, those taken out too, with their person (area, household) and remover
+    results: list[TubeResult]  # every reported result, oldest first (a correction supersedes an earlier row)
+    states: dict[int, str]  # person -> their state in the round (the members of a round tube)
+    rechecks: dict[int, RecheckTask]  # person -> their recheck task, for the members of a positive pool
+    source: RecheckTask | None  # a recheck tube: the task it samples (its pool is source.source_tube)
+
+
+def tube_detail(tube: Tube) -> TubeDetail:
+    members = list(tube.members.select_related("person", "person__area", "person__household", "removed_by")
+                   .order_by("position", "id"))
+    results = list(tube.results.select_related("lab", "source_file", "reviewed_by").order_by("id"))
+    states = dict(PersonRound.objects.filter(tube=tube).values_list("person_id", "state"))
+    rechecks = {t.person_id: t for t in RecheckTask.objects.filter(source_tube=tube).select_related("tube")}
+    source = None
+    if tube.purpose == TubePurpose.RECHECK:
+        source = (RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=[m.person_id for m in members])
+                  .select_related("source_tube").order_by("id").first())
+    return TubeDetail(tube=tube, members=members, results=results, states=states, rechecks=rechecks, source=source)

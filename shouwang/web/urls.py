@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from shouwang.web import views, views_exchange, views_policy, views_testing, views_venues
+from shouwang.web import (
+    views,
+    views_exchange,
+    views_policy,
+    views_testing,
+    views_testing_ops,
+    views_testing_work,
+    views_venues,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -41,6 +49,15 @@ urlpatterns = [
     path("testing/rounds/<int:round_id>/unsampled/", views_testing.unsampled_list, name="testing_unsampled"),
     path("testing/rounds/<int:round_id>/unsampled.xlsx", views_testing.unsampled_export,
          name="testing_unsampled_export"),
+    # The work pages: exemptions, rechecks sampled at home, a tube's file (a barcode may hold "/": path, the
+    # correction's route first).
+    path("testing/rounds/<int:round_id>/exemptions/", views_testing_work.exemptions_page, name="testing_exemptions"),
+    path("testing/rounds/<int:round_id>/rechecks/", views_testing_work.rechecks_page, name="testing_rechecks"),
+    path("testing/rounds/<int:round_id>/rechecks/<int:task_id>/sample/", views_testing_work.recheck_sample,
+         name="testing_recheck_sample"),
+    path("testing/tubes/", views_testing_work.tube_find, name="testing_tube_find"),
+    path("testing/tubes/<path:barcode>/correct/", views_testing_work.tube_correct, name="testing_tube_correct"),
+    path("testing/tubes/<path:barcode>/", views_testing_work.tube_detail, name="testing_tube"),
     path("testing/sample/", views_testing.sample_page, name="testing_sample"),
     path("testing/sample/add/", views_testing.sample_add, name="testing_sample_add"),
     path("testing/sample/remove/", views_testing.sample_remove, name="testing_sample_remove"),
@@ -50,6 +67,10 @@ urlpatterns = [
     path("testing/lab/receive/", views_testing.lab_receive, name="testing_lab_receive"),
     path("testing/lab/upload/", views_testing.lab_upload, name="testing_lab_upload"),
     path("testing/lab/files/<int:file_id>/review/", views_testing.lab_review, name="testing_lab_review"),
+    # Capacity: the sampling sites, the labs' capacity and queues, the planning aid.
+    path("testing/sites/", views_testing_ops.site_list, name="testing_sites"),
+    path("testing/labs/", views_testing_ops.lab_list, name="testing_labs"),
+    path("testing/plan/", views_testing_ops.plan_page, name="testing_plan"),
     # Residents, no login: a place code's QR opens /s/<token>; /me/<token> is a person's own code.
     path("s/<str:token>", views_venues.resident_scan, name="resident_scan"),
     path("s/<str:token>/done/<int:scan_id>", views_venues.resident_scan_done, name="resident_scan_done"),
