@@ -60,6 +60,12 @@ class County:
         return person_create(data=data, actor=self.hq)
 
 
+@pytest.fixture(autouse=True)
+def _own_scan_index(settings, tmp_path_factory):
+    """Each test's companion engine keeps its files apart (a case report queries it), never in var/."""
+    settings.SHOUWANG_SCAN_INDEX_DIR = str(tmp_path_factory.mktemp("scan-index"))
+
+
 @pytest.fixture
 def county(db) -> County:
     return County()

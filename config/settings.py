@@ -31,6 +31,9 @@ INSTALLED_APPS = [
     "shouwang.status",
     "shouwang.venues",
     "shouwang.testing",
+    "shouwang.tracing",
+    "shouwang.reports",
+    "shouwang.response",
     "shouwang.web",
     "shouwang.demo",
 ]

@@ -35,25 +35,29 @@ class Capability(models.TextChoices):
     LAB_RESULT = "lab.result", _("接收样本和上报检测结果")
     RESULT_REVIEW = "lab.review", _("审核发布检测结果")
     TESTING_VIEW = "testing.view", _("查看检测进度和应检未检名单")
+    CASE_MANAGE = "tracing.case", _("报告病例和维护传播链")
+    TRACE = "tracing.trace", _("开展流调和判定密接")
+    TRACING_VIEW = "tracing.view", _("查看病例、密接和传播链")
 
 
 _C = Capability
 _STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT, _C.VENUE_MANAGE,
-          _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD}
+          _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD, _C.TRACING_VIEW}
 
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW, _C.ROUND_MANAGE,
-                                 _C.RESULT_REVIEW}),
-    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE}),
-    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE}),
+                                 _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE}),
+    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE, _C.CASE_MANAGE, _C.TRACE}),
+    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE}),
     Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD, _C.SAMPLE_RECORD}),
     Role.LAB: frozenset({_C.PERSON_VIEW, _C.LAB_RESULT, _C.RESULT_REVIEW}),
     Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL}),
     Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
-    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW}),
+    Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW,
+                                _C.TRACING_VIEW}),
     Role.ADMIN: frozenset(set(Capability.values)),
 }
 

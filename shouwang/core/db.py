@@ -1,5 +1,7 @@
 """Database-level guards shared by migrations, and the driver-level statement of the busiest requests."""
 
+import zlib
+
 from django.db import connection, migrations
 
 
@@ -69,3 +71,12 @@ def chunks(items, size: int):
     items = list(items)
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def serialise(name: str) -> None:
+    """Inside a transaction: wait for any other transaction holding the same named lock (PostgreSQL advisory
+    transaction lock, released at commit). SQLite already serialises writing transactions."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(name.encode())])

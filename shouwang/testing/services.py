@@ -64,6 +64,7 @@ from shouwang.testing.models import (
     TubeMember,
     TubeResult,
 )
+from shouwang.testing.signals import positive_withdrawn, positives_reported
 from shouwang.venues.selectors import people_by_tokens
 
 POOL_SOURCE = "testing.pool"  # status facts: a positive pool's members awaiting their recheck (source id: tube)
@@ -1015,6 +1016,7 @@ class ApplyReport:
     negative_people: int = 0
     rechecks: int = 0
     positives: list[int] = field(default_factory=list)  # people newly positive (to hand to tracing)
+    positive_tubes: list[tuple] = field(default_factory=list)  # (barcode, sampled_on, purpose, [person ids])
 
 
 @transaction.atomic
@@ -1037,6 +1039,8 @@ def results_review(*, actor, file_id: int, accept: bool, note: str = "") -> tupl
                                                                            "upload the file again",
                              code="stale_rows")
         report = _apply(good, lab=staged.lab, reviewer=actor, source=staged, tubes=tubes)
+        if report.positive_tubes:
+            positives_reported.send(sender=TubeResult, actor=actor, tubes=report.positive_tubes)
     staged.state = ResultFileState.ACCEPTED if accept else ResultFileState.REJECTED
     staged.reviewed_by, staged.reviewed_at, staged.review_note = actor, _now(), note[:200]
     if accept:
@@ -1151,6 +1155,14 @@ def _set_tubes(tubes, result: str, report: ApplyReport) -> None:
             fact_publish(person_ids=people, kind="case", value="first_screen_positive", since=today, until=None,
                          source=CASE_SOURCE, source_id=tube.barcode, note=f"{tube.barcode}检测阳性")
             report.positives += people
+            report.positive_tubes.append((tube.barcode, _sampled_on(tube), str(tube.purpose), list(people)))
+
+
+def _sampled_on(tube) -> dt.date:
+    opened = getattr(tube, "opened_at", None)
+    if opened is None:
+        opened = Tube.objects.filter(id=tube.id).values_list("opened_at", flat=True).first()
+    return timezone.localdate(opened) if opened else clock.today()
 
 
 def _set_people(tubes, state: str, now) -> None:
@@ -1202,7 +1214,12 @@ def result_correct(*, actor, barcode: str, result: str, reason: str) -> TubeResu
     fact_withdraw(source=CASE_SOURCE, source_id=tube.barcode)
     RecheckTask.objects.filter(source_tube=tube, state=RecheckState.OPEN).delete()
     PersonRound.objects.filter(tube=tube).update(state=PersonRoundState.SAMPLED, resulted_at=None)
-    _set_tubes([tube], result, ApplyReport())
+    report = ApplyReport()
+    _set_tubes([tube], result, report)
+    if current.result == Result.POSITIVE:
+        positive_withdrawn.send(sender=TubeResult, actor=actor, barcode=tube.barcode, reason=reason.strip())
+    if report.positive_tubes:
+        positives_reported.send(sender=TubeResult, actor=actor, tubes=report.positive_tubes)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=tube,
                  summary=f"更正检测结果 {tube.barcode}：{current.result} → {result}（{reason.strip()}）")
     return corrected

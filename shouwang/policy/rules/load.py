@@ -55,6 +55,8 @@ REQUIRED_PARAMS = {
     "responsible_roles": list,
     "district_mass_testing": str,
     "max_tests_per_day": int,
+    "investigation_hours": int,
+    "contact_transfer_hours": int,
 }
 MASS_TESTING = ("allowed", "outbreak_only", "no")
 
