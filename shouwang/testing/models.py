@@ -6,6 +6,7 @@ The chain is 采 sample (Tube, TubeMember) → 送 send (TransportBatch) → 检
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from shouwang.areas.models import Area
 from shouwang.core.models import BaseModel
@@ -231,7 +232,7 @@ class TubeResult(models.Model):
     source_file = models.ForeignKey(LabResultFile, on_delete=models.PROTECT, related_name="results", null=True)
     supersedes = models.OneToOneField("self", on_delete=models.PROTECT, related_name="superseded_by", null=True)
     reason = models.CharField("更正原因", max_length=200, blank=True)
-    reported_at = models.DateTimeField("发布时间", auto_now_add=True)
+    reported_at = models.DateTimeField("发布时间", default=timezone.now)  # services pass the business clock
     reviewed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
 
 

@@ -245,10 +245,23 @@ def site_create(*, actor, name: str, area_id: int, kind: str = SiteKind.FIXED, a
     return site
 
 
+@transaction.atomic
 def lab_create(*, actor, name: str, area_id: int, tubes_per_day: int = 4000) -> Lab:
     require(actor, Capability.ROUND_MANAGE, "登记实验室", "register labs")
     area = area_visible(user=actor, area_id=area_id)
-    return Lab.objects.create(name=name, area=area, tubes_per_day=tubes_per_day)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(field="name", code="required", message_zh="请填写实验室名称",
+                               message_en="name is required")
+    if tubes_per_day < 1:
+        raise ValidationFailed(field="tubes_per_day", code="out_of_range", message_zh="日检测能力应大于0",
+                               message_en="the daily capacity must be positive")
+    if Lab.objects.filter(name=name).exists():
+        raise DomainError(code="duplicate", status=409, field="name", message_zh="已有同名实验室",
+                          message_en="a lab with this name exists")
+    lab = Lab.objects.create(name=name, area=area, tubes_per_day=tubes_per_day)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=lab, summary=f"登记实验室 {lab.name}（日检测{tubes_per_day}管）")
+    return lab
 
 
 # ---- sampling: filling tubes --------------------------------------------------------------------------------------
@@ -1207,6 +1220,7 @@ def result_correct(*, actor, barcode: str, result: str, reason: str) -> TubeResu
                           message_zh="无效管的人员已重新采样，不能更正，请以新管结果为准",
                           message_en="an invalid tube's members are sampled again; their new tubes decide")
     corrected = TubeResult.objects.create(tube=tube, result=result, ct_orf=None, ct_n=None, tested_at=_now(),
+                                          reported_at=_now(),
                                           lab=current.lab, supersedes=current, reason=reason.strip()[:200],
                                           reviewed_by=actor)
     # undo what the old result did, then apply the new one

@@ -376,3 +376,16 @@ def test_a_merge_moves_testing_rows_to_the_kept_file(world):
     person_merge(keep_id=a[0].id, merge_id=duplicate.id, actor=county.hq)
     assert list(Member.objects.filter(tube__barcode="P01").values_list("person_id", flat=True)) == [a[0].id]
     assert PersonRound.objects.get(tube__barcode="P01").person_id == a[0].id
+
+
+def test_a_lab_needs_a_name_a_capacity_and_a_name_of_its_own_and_is_audited(world, county):
+    from shouwang.core.models import AuditEvent
+
+    for kwargs, code in (({"name": " "}, "required"), ({"name": "乙", "tubes_per_day": 0}, "out_of_range"),
+                         ({"name": "县疾控实验室"}, "duplicate")):
+        with pytest.raises(DomainError) as bad:
+            lab_create(actor=county.hq, area_id=county.county.id, **kwargs)
+        assert bad.value.code == code
+    lab = lab_create(actor=county.hq, name="第三方检测机构", area_id=county.county.id, tubes_per_day=20000)
+    assert AuditEvent.objects.filter(object_type="testing.lab", object_id=str(lab.id)).values_list(
+        "summary", flat=True).get() == "登记实验室 第三方检测机构（日检测20000管）"
