@@ -292,3 +292,35 @@ def test_a_positive_recheck_becomes_a_case_and_a_correction_excludes_it(town):
     case.refresh_from_db()
     assert (case.state, case.state_note) == ("excluded", "检测结果更正：实验室复核为污染")
     assert status_get(case.person_id).colour == "green"
+
+
+def test_chains_are_closed_when_every_contact_is_under_control_and_the_work_list_says_what_is_late(town):
+    from shouwang.tracing import selectors
+
+    county, hq = town["county"], town["hq"]
+    a = report(town).case
+    others = [county.person(name=f"病例{i}", area=county.grid_b, seq=40 + i) for i in range(2)]
+    b, c = (case_create(actor=hq, data=CaseInput(person_id=p.id, found_by="contact_screening",
+                                                 classification="asymptomatic", sampling_date=TODAY,
+                                                 reported_at=at(15, 7))).case for p in others)
+    link_add(actor=hq, infector_id=a.id, infectee_id=b.id, setting="household")
+    views = selectors.chains_visible(hq)
+    assert [(v.size, [x.code for x in v.cases], v.contacts, v.open_contacts, v.closed) for v in views] == [
+        (2, [a.code, b.code], 3, 3, False), (1, [c.code], 0, 0, True)]
+    graph = selectors.chain_graph(views[0])
+    assert sorted((n["kind"], n["generation"]) for n in graph["nodes"]) == [
+        ("case", 1), ("case", 2), ("close", 2), ("close", 2), ("close", 2)]
+    assert len(graph["edges"]) == 4
+    ids = list(Contact.objects.filter(case=a).values_list("id", flat=True))
+    contacts_decide(actor=hq, contact_ids=ids, accept=True)  # identified 07-15 at the business time of day
+    work = selectors.work_list(hq, now=at(16, 23, 59))
+    assert [x.code for x in work.overdue_investigations] == [a.code, b.code, c.code]
+    assert (len(work.to_decide), len(work.uncontacted), len(work.transfer_overdue), work.transfer_hours) == (
+        1, 3, 3, 12)  # 戊, a secondary contact, awaits a decision; the close contacts wait past 12 h
+    for cid in ids:
+        contact_advance(actor=hq, contact_id=cid, state="transferred")
+    secondary = Contact.objects.get(state="proposed")
+    contacts_decide(actor=hq, contact_ids=[secondary.id], accept=False, note="已外出务工，未同住")
+    assert selectors.chains_visible(hq)[0].closed
+    grid_b_worker = county.user(Role.GRID_WORKER, county.grid_b)
+    assert [v.size for v in selectors.chains_visible(grid_b_worker)] == [2, 1]  # the chain reaches into 东村
