@@ -216,6 +216,8 @@ class Summary:
     sites: int = 0
     tubes: int = 0
     samples: int = 0
+    cases: int = 0
+    contacts: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -225,7 +227,8 @@ class Summary:
                 f"专属 {g.get('special', 0)}），小区 {self.compounds}，楼栋 {self.buildings}，单元 {self.units}，"
                 f"户 {self.households}，人员 {self.people}，网格员 {self.grid_workers}，账号 {self.users}，"
                 f"场所 {self.venues}，扫码 {self.scans}，检测轮次 {self.rounds}，采样点 {self.sites}，"
-                f"采样管 {self.tubes}，采样 {self.samples} 人次，用时 {self.seconds:.1f} 秒")
+                f"采样管 {self.tubes}，采样 {self.samples} 人次，病例 {self.cases}，密接 {self.contacts}，"
+                f"用时 {self.seconds:.1f} 秒")
 
 
 # The demo accounts: username, role, where (county / town / first community / its first grid / 响水河镇), name.
@@ -945,6 +948,10 @@ class CountyGenerator:
                 s = self.summary
                 s.rounds, s.sites, s.tubes, s.samples = testing.rounds, testing.sites, testing.tubes, testing.samples
                 self.log(f"检测轮次 {testing.rounds} 个，采样点 {testing.sites} 个，采样管 {testing.tubes} 支")
+                from shouwang.demo.tracing import TracingGenerator
+
+                tracing = TracingGenerator(seed=self.seed, county_path=county.path, log=self.log).run()
+                self.summary.cases, self.summary.contacts = tracing.cases, tracing.contacts
         self.summary.seconds = time.monotonic() - started
         return self.summary
 

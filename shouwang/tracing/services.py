@@ -181,7 +181,8 @@ def _report(*, actor, person: Person, data: CaseInput, how: str) -> CaseReport:
     case = Case(code=_case_code(timezone.localdate(reported_at)), person=person, area=person.area,
                 found_by=data.found_by, classification=data.classification, clinical_type=data.clinical_type,
                 onset_date=data.onset_date, sampling_date=data.sampling_date, reported_at=reported_at,
-                found_in_quarantine=data.found_in_quarantine or _in_quarantine(person.id), origin=data.origin,
+                found_in_quarantine=(data.found_in_quarantine or data.found_by == FoundBy.IN_QUARANTINE
+                                     or _in_quarantine(person.id)), origin=data.origin,
                 lineage=data.lineage.strip()[:40], isolated_on=data.isolated_on, source_ref=data.source_ref[:60],
                 created_by=actor)
     try:
@@ -241,8 +242,8 @@ def cases_withdraw_test(*, actor, barcode: str, reason: str) -> list[Case]:
 def window(case: Case, rules: Ruleset | None = None):
     """The policy's look-back for this case (onset, or sampling for an asymptomatic one, to isolation)."""
     rules = rules or _rules(case.area)
-    end = case.isolated_on or timezone.localdate(case.reported_at)
-    return contact_lookback(rules, case.anchor_date, isolated_on=max(end, case.anchor_date))
+    end = case.isolated_on or max(timezone.localdate(case.reported_at), case.anchor_date)
+    return contact_lookback(rules, case.anchor_date, isolated_on=end)
 
 
 def itinerary_prefill(investigation: Investigation) -> int:
@@ -343,6 +344,8 @@ def propose_contacts(*, actor, case: Case, rules: Ruleset | None = None) -> int:
     proposed close contacts, for the tracer to accept or reject."""
     rules = rules or _rules(case.area)
     lb = window(case, rules)
+    if lb.end < lb.start:  # isolated before the window opened (found in quarantine): no contacts outside
+        return 0
     person = case.person
     exposures = []
     if person.household_id:

@@ -324,3 +324,11 @@ def test_chains_are_closed_when_every_contact_is_under_control_and_the_work_list
     assert selectors.chains_visible(hq)[0].closed
     grid_b_worker = county.user(Role.GRID_WORKER, county.grid_b)
     assert [v.size for v in selectors.chains_visible(grid_b_worker)] == [2, 1]  # the chain reaches into 东村
+
+
+def test_a_case_isolated_before_its_window_proposes_no_contacts(town):
+    made = report(town, onset_date=None, classification="asymptomatic", clinical_type="", sampling_date=TODAY,
+                  found_by="in_quarantine", isolated_on=dt.date(2022, 7, 12), reported_at=at(15, 9))
+    lb = window(made.case)
+    assert (lb.start, lb.end) == (dt.date(2022, 7, 13), dt.date(2022, 7, 12))  # in quarantine since before it
+    assert (made.events, made.proposed, made.case.found_in_quarantine) == (0, 0, True)
