@@ -66,6 +66,7 @@ OPEN_STATES = (ContactState.PROPOSED, *LIVE_CONTACT_STATES)
 FLAG = {ContactKind.CLOSE: "close_contact", ContactKind.SECONDARY: "secondary_contact"}
 CATEGORY = {ContactKind.CLOSE: "close_contact", ContactKind.SECONDARY: "secondary_contact"}
 COMPANION_MINUTES = 30
+MAX_COMPANIONS = 200  # proposed per case; the tracer widens the circle by hand beyond these (the rest are counted)
 
 
 def _rules(area=None) -> Ruleset:
@@ -301,13 +302,16 @@ def _active_case_people(person_ids) -> set[int]:
 
 def _add_exposures(*, case: Case, kind: str, exposures: list[_Exposure], actor, via: Contact | None = None,
                    state: str = ContactState.PROPOSED) -> list[Contact]:
-    """Create or update the contacts of these exposures. A person already an open contact keeps one row: the
-    exposure is added, the latest exposure wins (its case and date), and a secondary contact exposed to a case
-    becomes a close contact. Active cases are skipped."""
+    """Create or update the contacts of these exposures (new contacts and exposures written in bulk: a case at a
+    busy market brings hundreds). A person already an open contact keeps one row: the exposure is added, the
+    latest exposure wins (its case and date), and a secondary contact exposed to a case becomes a close contact.
+    Active cases are skipped."""
     ids = [e.person_id for e in exposures]
     cases = _active_case_people(ids)
     existing = _open_contacts(ids)
-    touched = []
+    identified_at = clock.now() if state != ContactState.PROPOSED else None
+    new: dict[int, Contact] = {}
+    chosen: list[tuple[_Exposure, int]] = []  # (exposure, person) in order
     for e in exposures:
         if e.person_id in cases or e.person_id == case.person_id:
             continue
@@ -315,10 +319,10 @@ def _add_exposures(*, case: Case, kind: str, exposures: list[_Exposure], actor, 
         if contact is not None and kind == ContactKind.SECONDARY and contact.kind == ContactKind.CLOSE:
             continue  # already a close contact: the household link to another close contact adds nothing
         if contact is None:
-            contact = Contact.objects.create(person_id=e.person_id, area_id=e.area_id, kind=kind, state=state,
-                                             last_exposure=e.last_exposure, case=case, via=via,
-                                             identified_at=clock.now() if state != ContactState.PROPOSED else None)
-            existing[e.person_id] = contact
+            if e.person_id not in new:
+                new[e.person_id] = Contact(person_id=e.person_id, area_id=e.area_id, kind=kind, state=state,
+                                           last_exposure=e.last_exposure, case=case, via=via,
+                                           identified_at=identified_at)
         else:
             changed = False
             if kind == ContactKind.CLOSE and contact.kind == ContactKind.SECONDARY:
@@ -329,19 +333,28 @@ def _add_exposures(*, case: Case, kind: str, exposures: list[_Exposure], actor, 
                 contact.save()
                 if contact.state != ContactState.PROPOSED:
                     _plan_and_flag(contact)
-        if not ContactExposure.objects.filter(contact=contact, case=case, source_contact=via,
-                                              found_via=e.found_via).exists():
-            ContactExposure.objects.create(contact=contact, case=case, source_contact=via, setting=e.setting,
-                                           criterion=e.criterion, last_exposure=e.last_exposure,
-                                           found_via=e.found_via, evidence=e.evidence[:500],
-                                           venue_ids=list(e.venue_ids), recorded_by=actor)
-        touched.append(contact)
-    return touched
+        chosen.append((e, e.person_id))
+    Contact.objects.bulk_create(list(new.values()), batch_size=500)
+    contact_of = {**existing, **new}
+    have = set(ContactExposure.objects.filter(contact_id__in=[c.id for c in existing.values()], case=case,
+                                              source_contact=via).values_list("contact_id", "found_via"))
+    rows = []
+    for e, pid in chosen:
+        contact = contact_of[pid]
+        if (contact.id, e.found_via) in have:
+            continue
+        have.add((contact.id, e.found_via))
+        rows.append(ContactExposure(contact=contact, case=case, source_contact=via, setting=e.setting,
+                                    criterion=e.criterion, last_exposure=e.last_exposure, found_via=e.found_via,
+                                    evidence=e.evidence[:500], venue_ids=list(e.venue_ids), recorded_by=actor))
+    ContactExposure.objects.bulk_create(rows, batch_size=500)
+    return list({pid: contact_of[pid] for _, pid in chosen}.values())
 
 
 def propose_contacts(*, actor, case: Case, rules: Ruleset | None = None) -> int:
-    """Household members (共同居住) and venue companions (±30 min at the same venue in the look-back window) as
-    proposed close contacts, for the tracer to accept or reject."""
+    """Household members (共同居住) and venue companions (±30 min at the same venue in the look-back window, the
+    MAX_COMPANIONS with the most co-presences; the investigation notes how many were found) as proposed close
+    contacts, for the tracer to accept or reject."""
     rules = rules or _rules(case.area)
     lb = window(case, rules)
     if lb.end < lb.start:  # isolated before the window opened (found in quarantine): no contacts outside
@@ -355,7 +368,7 @@ def propose_contacts(*, actor, case: Case, rules: Ruleset | None = None) -> int:
                                        FoundVia.HOUSEHOLD, "同户共同居住"))
     found = companions_for_cases(person_ids=[case.person_id], start=lb.start, end=lb.end,
                                  delta_minutes=COMPANION_MINUTES)
-    companions = found.to_list()
+    companions = found.top(MAX_COMPANIONS)  # ranked: most co-presences first
     if companions:
         areas = dict(Person.objects.active().filter(id__in=[c.person_id for c in companions])
                      .values_list("id", "area_id"))
@@ -372,6 +385,10 @@ def propose_contacts(*, actor, case: Case, rules: Ruleset | None = None) -> int:
                 FoundVia.COMPANION,
                 f"场所码时空伴随：{where}，前后{COMPANION_MINUTES}分钟内同场{c.co_presences}次，"
                 f"末次 {last:%m-%d %H:%M}", c.venue_ids))
+    if len(found) > len(companions):
+        Investigation.objects.filter(case=case).update(summary=(
+            f"场所码时空伴随共{len(found)}人，已按同场次数列出前{len(companions)}人为待确认密接；"
+            f"其余人员请结合现场调查判定。"))
     return len(_add_exposures(case=case, kind=ContactKind.CLOSE, exposures=exposures, actor=actor))
 
 

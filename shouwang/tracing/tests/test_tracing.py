@@ -332,3 +332,13 @@ def test_a_case_isolated_before_its_window_proposes_no_contacts(town):
     lb = window(made.case)
     assert (lb.start, lb.end) == (dt.date(2022, 7, 13), dt.date(2022, 7, 12))  # in quarantine since before it
     assert (made.events, made.proposed, made.case.found_in_quarantine) == (0, 0, True)
+
+
+def test_companions_beyond_the_proposal_limit_are_counted_on_the_investigation(town, monkeypatch):
+    from shouwang.tracing import services
+
+    monkeypatch.setattr(services, "MAX_COMPANIONS", 0)
+    made = report(town)
+    assert made.proposed == 2  # the household only
+    assert made.case.investigation.__class__.objects.get(case=made.case).summary == (
+        "场所码时空伴随共1人，已按同场次数列出前0人为待确认密接；其余人员请结合现场调查判定。")
