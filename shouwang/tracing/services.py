@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
+from shouwang.accounts.models import User
 from shouwang.accounts.scoping import jurisdiction_path, require
 from shouwang.areas.selectors import area_codes_chain
 from shouwang.core import clock
@@ -653,8 +654,16 @@ def investigation_update(*, actor, case_id: int, team: str | None = None, assign
     inv = Investigation.objects.select_for_update().get(case=case)
     if team is not None:
         inv.team = team.strip()[:50]
-    if assigned_to_id is not None:
-        inv.assigned_to_id = assigned_to_id or None
+    if assigned_to_id:
+        tracer = User.objects.filter(id=assigned_to_id, is_active=True).select_related("jurisdiction").first()
+        if tracer is None or not tracer.can(Capability.TRACE) or tracer.jurisdiction is None \
+                or not case.area.path.startswith(tracer.jurisdiction.path):
+            raise ValidationFailed(field="assigned_to_id", code="not_a_tracer",
+                                   message_zh="只能指派给能开展流调、且辖区包含该病例的在岗人员",
+                                   message_en="assign an active tracer whose jurisdiction holds the case")
+        inv.assigned_to_id = assigned_to_id
+    elif assigned_to_id == 0:
+        inv.assigned_to_id = None
     if summary is not None:
         inv.summary = summary
     if done is not None:

@@ -342,3 +342,20 @@ def test_companions_beyond_the_proposal_limit_are_counted_on_the_investigation(t
     assert made.proposed == 2  # the household only
     assert made.case.investigation.__class__.objects.get(case=made.case).summary == (
         "场所码时空伴随共1人，已按同场次数列出前0人为待确认密接；其余人员请结合现场调查判定。")
+
+
+def test_an_investigation_is_assigned_only_to_a_tracer_who_can_see_the_case(town):
+    from shouwang.tracing.services import investigation_update
+
+    county = town["county"]
+    case = report(town).case
+    far = county.user(Role.TOWNSHIP, county.township_b, username="tracer-b")
+    near = county.user(Role.TOWNSHIP, county.township_a, username="tracer-a")
+    grid = county.user(Role.GRID_WORKER, county.grid_a, username="grid-a")
+    for user in (far, grid):
+        with pytest.raises(DomainError) as bad:
+            investigation_update(actor=town["hq"], case_id=case.id, assigned_to_id=user.id)
+        assert (bad.value.code, bad.value.field) == ("not_a_tracer", "assigned_to_id")
+    inv = investigation_update(actor=town["hq"], case_id=case.id, assigned_to_id=near.id, team="流调一组")
+    assert (inv.assigned_to_id, inv.team) == (near.id, "流调一组")
+    assert investigation_update(actor=town["hq"], case_id=case.id, assigned_to_id=0).assigned_to_id is None
