@@ -169,3 +169,26 @@ class Cluster(BaseModel):
     cases = models.ManyToManyField(Case, related_name="clusters", blank=True)
     note = models.CharField("说明", max_length=300, blank=True)
     created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+
+class LineListImport(BaseModel):
+    """An uploaded line list (病例名单) of cases and transmission links: kept from the dry run so the user does not
+    upload it twice, and once applied it refuses the same file again (one applied import per sha256)."""
+
+    sha256 = models.CharField("文件摘要", max_length=64)
+    file_name = models.CharField("文件名", max_length=200)
+    content = models.BinaryField("文件内容")
+    links_file_name = models.CharField("传播关系文件名", max_length=200, blank=True)
+    links_content = models.BinaryField("传播关系文件内容", null=True, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField("导入时间", null=True, blank=True)
+    result = models.JSONField("导入结果", default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sha256"], condition=Q(applied_at__isnull=False),
+                                    name="line_list_imported_once"),
+            models.UniqueConstraint(fields=["sha256", "created_by"], condition=Q(applied_at__isnull=True),
+                                    name="line_list_one_pending_per_user"),
+        ]
+        indexes = [models.Index(fields=["sha256"])]

@@ -10,9 +10,12 @@ from shouwang.areas.api import router as areas_router
 from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
 from shouwang.policy.api import router as policy_router
+from shouwang.reports.api import router as reports_router
 from shouwang.status.api import router as status_router
 from shouwang.testing.api import router as testing_router
 from shouwang.testing.api_more import router as testing_more_router
+from shouwang.tracing.api import router as tracing_router
+from shouwang.tracing.api_import import router as tracing_import_router
 from shouwang.venues.api import router as venues_router
 from shouwang.web.imports_api import router as imports_router
 
@@ -31,6 +34,9 @@ api.add_router("", status_router)
 api.add_router("", venues_router)
 api.add_router("", testing_router)
 api.add_router("", testing_more_router)
+api.add_router("", tracing_import_router)
+api.add_router("", reports_router)
+api.add_router("", tracing_router)
 
 
 def lang(request) -> str:
