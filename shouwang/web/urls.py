@@ -5,9 +5,12 @@ from shouwang.web import (
     views,
     views_exchange,
     views_policy,
+    views_reports,
     views_testing,
     views_testing_ops,
     views_testing_work,
+    views_tracing,
+    views_tracing_import,
     views_venues,
 )
 
@@ -71,6 +74,28 @@ urlpatterns = [
     path("testing/sites/", views_testing_ops.site_list, name="testing_sites"),
     path("testing/labs/", views_testing_ops.lab_list, name="testing_labs"),
     path("testing/plan/", views_testing_ops.plan_page, name="testing_plan"),
+    # Investigation and tracing: cases (the report form), a case's file and its forms, chains and their graph, the
+    # tracer's work list.
+    path("tracing/", views_tracing.case_list, name="tracing_cases"),
+    path("tracing/cases/<int:case_id>/", views_tracing.case_file, name="tracing_case"),
+    path("tracing/cases/<int:case_id>/chain/", views_tracing.chain_graph, name="tracing_chain"),
+    path("tracing/cases/<int:case_id>/contacts/decide/", views_tracing.contacts_decide_view,
+         name="tracing_contacts_decide"),
+    path("tracing/cases/<int:case_id>/contacts/<int:contact_id>/advance/", views_tracing.contact_advance_view,
+         name="tracing_contact_advance"),
+    path("tracing/cases/<int:case_id>/contacts/add/", views_tracing.contact_add_view, name="tracing_contact_add"),
+    path("tracing/cases/<int:case_id>/events/add/", views_tracing.event_add_view, name="tracing_event_add"),
+    path("tracing/cases/<int:case_id>/links/add/", views_tracing.link_add_view, name="tracing_link_add"),
+    path("tracing/cases/<int:case_id>/update/", views_tracing.case_update_view, name="tracing_case_update"),
+    path("tracing/cases/<int:case_id>/investigation/", views_tracing.investigation_view,
+         name="tracing_investigation"),
+    path("tracing/chains/", views_tracing.chain_list, name="tracing_chains"),
+    path("tracing/work/", views_tracing.work_list, name="tracing_work"),
+    path("tracing/import/", views_tracing_import.tracing_import, name="tracing_import"),
+    path("tracing/import/template.xlsx", views_tracing_import.tracing_import_template,
+         name="tracing_import_template"),
+    # Epidemic analytics: the curve, R_t and the serial interval of the jurisdiction.
+    path("reports/epi/", views_reports.epi_page, name="reports_epi"),
     # Residents, no login: a place code's QR opens /s/<token>; /me/<token> is a person's own code.
     path("s/<str:token>", views_venues.resident_scan, name="resident_scan"),
     path("s/<str:token>/done/<int:scan_id>", views_venues.resident_scan_done, name="resident_scan_done"),
