@@ -268,7 +268,7 @@ def case_detail(request, case_id: int, full: bool = False):
     p = case.person
     name = p.name if show_full else mask_name(p.name)
     inv = api_reads.investigation_of(case)
-    infected_by, infected = api_reads.case_links(case)
+    infected_by, infected = selectors.case_links(case)
     return {
         **case_row(case, selectors.contact_counts([case.id]).get(case.id, {}), now, name=name),
         "person": {"id": p.id, "name": name, "sex": p.sex, "birth_date": p.birth_date,

@@ -12,7 +12,7 @@ from shouwang.accounts.scoping import require
 from shouwang.core.audit import audit_record
 from shouwang.core.models import AuditAction
 from shouwang.tracing import selectors
-from shouwang.tracing.models import Case, Contact, ContactExposure, Investigation, TransmissionLink
+from shouwang.tracing.models import Case, Contact, ContactExposure, Investigation
 
 
 def case_file_open(*, actor, case_id: int, full: bool = False, ip_address: str = "") -> tuple[Case, bool]:
@@ -31,12 +31,6 @@ def investigation_of(case: Case) -> Investigation | None:
         return case.investigation
     except Investigation.DoesNotExist:
         return None
-
-
-def case_links(case: Case) -> tuple[TransmissionLink | None, list[TransmissionLink]]:
-    """The link to the case's infector (at most one) and the links to the cases it infected."""
-    links = TransmissionLink.objects.select_related("infector", "infectee")
-    return links.filter(infectee=case).first(), list(links.filter(infector=case).order_by("infectee__code"))
 
 
 def with_exposures(contacts: QuerySet[Contact]) -> QuerySet[Contact]:

@@ -1,4 +1,4 @@
-"""Small reads the tracing pages need beside selectors.py: a case's links in and out, the exposures behind its
+"""Small reads the tracing pages need beside selectors.py: the exposures behind its
 contacts, a case by its code and a person by ID number. Scoped like the selectors (not found and not yours
 answer the same)."""
 
@@ -6,20 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Q
-
 from shouwang.accounts.scoping import jurisdiction_path
 from shouwang.core.errors import NotFound
 from shouwang.people.models import Person
-from shouwang.tracing.models import Case, ContactExposure, TransmissionLink
-
-
-def case_links(case: Case) -> tuple[TransmissionLink | None, list[TransmissionLink]]:
-    """The link that names the case's infector (or None) and the links to the cases it infected."""
-    links = list(TransmissionLink.objects.filter(Q(infectee=case) | Q(infector=case))
-                 .select_related("infector", "infectee", "infector__area", "infectee__area").order_by("id"))
-    infected_by = next((x for x in links if x.infectee_id == case.id), None)
-    return infected_by, [x for x in links if x.infector_id == case.id]
+from shouwang.tracing.models import Case, ContactExposure
 
 
 def exposures_by_contact(contact_ids, *, case_id: int | None = None) -> dict[int, list[ContactExposure]]:

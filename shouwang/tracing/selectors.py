@@ -69,6 +69,15 @@ def contact_counts(case_ids) -> dict[int, dict[str, int]]:
     return out
 
 
+def case_links(case: Case) -> tuple[TransmissionLink | None, list[TransmissionLink]]:
+    """The link that names the case's infector (or None) and the links to the cases it infected."""
+    links = list(TransmissionLink.objects.filter(Q(infectee=case) | Q(infector=case))
+                 .select_related("infector", "infectee", "infector__area", "infectee__area").order_by("id"))
+    infected_by = next((x for x in links if x.infectee_id == case.id), None)
+    return infected_by, [x for x in links if x.infector_id == case.id]
+
+
+
 # ---- chains ------------------------------------------------------------------------------------------------------
 
 
@@ -143,7 +152,8 @@ def chain_of(user, case_id: int) -> ChainView:
 
 def chain_graph(view: ChainView, *, en: bool = False) -> dict:
     """Nodes and edges for the chain's graph: cases (by generation) with their close contacts and the secondary
-    contacts of those, for ECharts' graph series."""
+    contacts of those, for ECharts' graph series. Rejected proposals are left out, and so are contacts who became
+    cases (they are the case node)."""
     nodes, edges = [], []
     for case in view.cases:
         nodes.append({"id": f"case-{case.id}", "kind": "case", "case_id": case.id, "name": case.code,
@@ -152,7 +162,9 @@ def chain_graph(view: ChainView, *, en: bool = False) -> dict:
     for link in view.links:
         edges.append({"source": f"case-{link.infector_id}", "target": f"case-{link.infectee_id}", "kind": "link",
                       "setting": link.setting, "confidence": link.confidence})
-    contacts = list(Contact.objects.filter(case__in=view.cases).exclude(state=ContactState.REJECTED)
+    # a contact who became a case is drawn once, as the case (its link shows the way)
+    contacts = list(Contact.objects.filter(case__in=view.cases)
+                    .exclude(state__in=[ContactState.REJECTED, ContactState.BECAME_CASE])
                     .select_related("person").order_by("kind", "id"))
     for c in contacts:
         nodes.append({"id": f"contact-{c.id}", "kind": c.kind, "contact_id": c.id, "name": _masked(c.person.name),

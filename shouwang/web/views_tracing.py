@@ -293,7 +293,7 @@ def _contacts_context(request, case: Case, **extra) -> dict:
 
 
 def _link_rows(case: Case, visible) -> dict:
-    infected_by, infected = page_reads.case_links(case)
+    infected_by, infected = selectors.case_links(case)
 
     def row(link, other):
         return {"link": link, "case": other, "link_ok": visible(other.area),

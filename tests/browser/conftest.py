@@ -136,3 +136,9 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def menu(page, group: str, link: str) -> None:
+    """Open a menu group of the top bar (people, venues, testing, tracing) and follow one of its links."""
+    page.click(f"[data-testid=nav-group-{group}]")
+    page.click(f"header nav details[open] >> text={link}")

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from shouwang.people.identifiers import make_resident_id
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import login, menu, shot
 
 pytestmark = pytest.mark.browser
 COUNTY_CODE = "141027"  # 浮山县
@@ -249,7 +249,7 @@ def test_hq_drills_down_the_area_tree(live_site, page):
     login(page, live_site, "hq")
     page.goto(live_site + "/people/")
     county_total = result_count(page)
-    page.click("header nav >> text=区划网格")
+    menu(page, "people", "区划网格")
     expect(page.locator("h2")).to_have_text("浮山县")
     county = _children(page)
     assert "天坛镇" in county and len(county) == 7

@@ -79,6 +79,7 @@ def test_hq_reads_the_curve_rt_and_serial_interval(live_site, live_env, page):
     want = live_query(live_env, OUTBREAK)
     assert want["onset"]["total"] >= 3 and want["estimated"] >= 1, want
     login(page, live_site, "hq")
+    page.click("[data-testid=nav-group-tracing]")
     page.click("nav >> [data-testid=nav-reports]")
     page.wait_for_url(live_site + "/reports/epi/")
     expect(page.locator("[data-testid=report-range]")).to_have_text(f"{want['start']} 至 {want['end']}")

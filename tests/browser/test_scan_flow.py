@@ -7,7 +7,7 @@ import re
 import pytest
 
 from shouwang.core.masking import mask_name
-from tests.browser.conftest import ARTIFACTS, live_query, login, shot
+from tests.browser.conftest import ARTIFACTS, live_query, login, menu, shot
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,7 @@ def _poster_url(page, live_site) -> tuple[str, str]:
 
 def test_grid_worker_registers_a_venue_and_prints_its_poster(live_site, page):
     login(page, live_site, "grid")
-    page.click("nav >> text=场所码")
+    menu(page, "venues", "场所与场所码")
     page.wait_for_url(live_site + "/venues/")
     count = int(re.search(r"共 (\d+) 个场所", page.locator("[data-testid=venue-count]").inner_text()).group(1))
     assert 0 < count < 100  # the grid worker's own grid only
@@ -226,7 +226,7 @@ print(json.dumps(person_code_get_or_issue(Person.objects.get(id={green['id']})).
 
 def test_inspector_reads_the_day_and_the_person_page_shows_scans(live_site, live_env, page):
     login(page, live_site, "supervisor")
-    page.click("nav >> text=查验后台")
+    menu(page, "venues", "查验后台")
     page.wait_for_url(live_site + "/venues/inspect/")
     assert int(page.locator("[data-testid=scan-total]").inner_text().replace(",", "")) > 1000
     assert page.locator("[data-testid=admitted-table] tbody tr").count() >= 1

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, live_query, login, shot
+from tests.browser.conftest import ARTIFACTS, live_query, login, menu, shot
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,7 @@ def test_hq_opens_a_round_and_a_sampler_fills_a_10_in_1_tube_on_a_phone(live_sit
     grid = live_query(live_env, GRID_PEOPLE.format(which=0, min=12))
     name = f"第9轮区域核酸（{_tag()}）"
     login(page, live_site, "hq")
-    page.click("nav >> text=核酸检测")
+    menu(page, "testing", "检测轮次")
     page.wait_for_url(live_site + "/testing/")
     page.click("[data-testid=round-save]")  # nothing filled in: the errors name the fields
     expect(page.locator("[data-testid=form-error]")).to_be_visible()
@@ -151,7 +151,7 @@ def test_the_lab_receives_a_box_imports_results_and_hq_publishes_them(live_site,
     one, two, three = box["barcodes"]
 
     login(page, live_site, "lab")
-    page.click("nav >> text=实验室")
+    menu(page, "testing", "实验室")
     page.wait_for_url(live_site + "/testing/lab/")
     page.fill("[data-testid=receive-code]", box["box"])
     page.fill("[data-testid=receive-barcodes]", f"{one}\n{two}\n")  # the third tube is not in the box

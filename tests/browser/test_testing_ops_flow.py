@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import live_query, login, shot
+from tests.browser.conftest import live_query, login, menu, shot
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +46,7 @@ def test_a_township_sets_up_a_site_and_plans_a_round(live_site, live_env, page):
     tag = uuid.uuid4().hex[:6].upper()
     busy = live_query(live_env, BUSY_LAB.format(tag=tag))
     login(page, live_site, "township")
-    page.click("nav >> text=采样点")
+    menu(page, "testing", "采样点")
     page.wait_for_url(live_site + "/testing/sites/")
     assert page.locator("[data-testid=site-table] [data-testid=site-row]").count() >= 1
     assert page.locator("[data-testid=team-table] [data-testid=site-row]").count() >= 1
@@ -91,7 +91,7 @@ def test_a_township_sets_up_a_site_and_plans_a_round(live_site, live_env, page):
     assert page.locator("[data-testid=site-section]").count() == 0
     expect(page.locator("[data-testid=team-section] h3")).to_have_text("上门采样队")
 
-    page.click("nav >> text=检测能力")
+    menu(page, "testing", "检测能力")
     page.wait_for_url(live_site + "/testing/labs/")
     assert page.locator("[data-testid=lab-row]").count() >= 1
     days = page.locator("[data-testid=lab-days]").all_inner_texts()
@@ -102,7 +102,7 @@ def test_a_township_sets_up_a_site_and_plans_a_round(live_site, live_env, page):
     expect(row.locator("[data-testid=lab-over]")).to_have_text("超过1天")
     shot(page, "testing-labs")
 
-    page.click("nav >> text=检测规划")
+    menu(page, "testing", "检测规划")
     page.wait_for_url(live_site + "/testing/plan/")
     people = page.locator("[data-testid=plan-people]").input_value()
     assert int(people) > 0  # the township's people

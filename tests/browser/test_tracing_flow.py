@@ -73,6 +73,7 @@ def test_hq_accepts_the_proposed_contacts_of_a_case_and_sees_them_on_the_chain_g
     case = live_query(live_env, REPORT)
     assert case["proposed"] >= 2 and case["events"] >= 1
     login(page, live_site, "hq")
+    page.click("[data-testid=nav-group-tracing]")
     page.click("[data-testid=nav-tracing]")
     page.wait_for_url(f"{live_site}/tracing/")
     page.fill("[data-testid=case-q]", case["code"])

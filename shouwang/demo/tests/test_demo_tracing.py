@@ -29,6 +29,10 @@ def test_demo_outbreak_has_a_closed_chain_an_open_one_and_a_fresh_case():
                          ("BL20220706-001", "fangcang", "in_quarantine")]),
         (2, False, 21, 2, [("BL20220713-001", "hospital", "key_group"), ("BL20220714-001", "fangcang", "in_quarantine")]),
         (1, False, 13, 13, [("BL20220715-001", "reported", "fever_clinic")])]
+    graph = selectors.chain_graph(chains[0])  # the two who became cases are drawn once, as cases
+    assert sorted((n["kind"], n["state"]) for n in graph["nodes"]) == [
+        ("case", "discharged"), ("case", "fangcang"), ("case", "fangcang"), ("close", "released"),
+        ("close", "released"), ("close", "released")]
     fresh = Case.objects.order_by("-reported_at").first()
     assert (fresh.investigation.state, fresh.investigation.team) == ("open", "流调三组")
     proposed = Contact.objects.filter(case=fresh, state="proposed")
