@@ -9,6 +9,7 @@ seeded from the county's seed: the same seed and size give the same cases.
   co-worker turn positive in quarantine (07-05, 07-06) and are linked to the first case; their own contacts are
   identified and transferred; everyone's quarantine has ended by the demo day (released), the first case is
   discharged. Every contact under control: the chain is closed.
+  The household's two cases are recorded as a family cluster (聚集性疫情).
 - Chain 2, open (lineage BA.5.2): a courier found by key-group screening, reported 07-13, with household and venue
   companions proposed from the scan log; most accepted (one rejected with a reason, a few still proposed),
   some transferred, two identified more than 12 hours ago and not yet transferred (on the tracer's work list); a
@@ -38,6 +39,7 @@ from shouwang.tracing.services import (
     CaseInput,
     case_create,
     case_update,
+    cluster_save,
     contact_add,
     contact_advance,
     contacts_decide,
@@ -168,6 +170,8 @@ class TracingGenerator:
                      evidence="共同居住，基因测序同源")
             link_add(actor=self.hq, infector_id=a.id, infectee_id=c.id, setting="work", confidence="probable",
                      evidence="同一办公室共同工作两天")
+            cluster_save(actor=self.hq, name="天坛镇一起家庭聚集性疫情", setting="household", case_ids=[a.id, b.id],
+                         note="首例发热门诊检出，同住家属隔离第2天检出")
         for case in (b, c):
             contacts = self.accept_all(case, _at(timezone.localdate(case.reported_at), 14))
             self.advance(contacts, ["notified", "transferred", "under_measure"],

@@ -37,6 +37,7 @@ from shouwang.tracing.services import (
     CaseInput,
     case_create,
     case_update,
+    cluster_save,
     contact_add,
     contact_advance,
     contacts_decide,
@@ -636,3 +637,51 @@ def worklist(request):
                           for c, n in w.to_decide],
             "uncontacted": [contact(c) for c in w.uncontacted],
             "transfer_overdue": [contact(c, late=True) for c in w.transfer_overdue]}
+
+
+# ---- clusters (聚集性疫情) ---------------------------------------------------------------------------------------
+
+
+class ClusterIn(Schema):
+    name: str
+    setting: str
+    case_ids: list[int]
+    note: str = ""
+
+
+class ClusterOut(Schema):
+    id: int
+    name: str
+    setting: str
+    note: str
+    size: int
+    active_cases: int
+    first_date: dt.date | None
+    latest_date: dt.date | None
+    case_codes: list[str]
+
+
+def cluster_out(v: selectors.ClusterView) -> dict:
+    c = v.cluster
+    return {"id": c.id, "name": c.name, "setting": c.setting, "note": c.note, "size": v.size,
+            "active_cases": v.active_cases, "first_date": v.first_date, "latest_date": v.latest_date,
+            "case_codes": [x.code for x in v.cases]}
+
+
+@router.get("/tracing/clusters", response=list[ClusterOut],
+            summary="聚集性疫情 Clusters with a case in your jurisdiction, newest first")
+def clusters(request):
+    _view(request)
+    return [cluster_out(v) for v in selectors.clusters_visible(request.auth)]
+
+
+@router.post("/tracing/clusters", response={201: ClusterOut, 200: ClusterOut},
+             summary="标记聚集性疫情 Record a cluster: two or more cases sharing a setting")
+def cluster_create(request, payload: ClusterIn):
+    def produce():
+        made = cluster_save(actor=request.auth, name=payload.name, setting=payload.setting,
+                            case_ids=payload.case_ids, note=payload.note)
+        view = next(v for v in selectors.clusters_visible(request.auth) if v.cluster.id == made.id)
+        return 201, _json(ClusterOut, cluster_out(view))
+
+    return Status(*idempotent(request, produce))

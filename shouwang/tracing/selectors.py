@@ -7,7 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from shouwang.accounts.scoping import jurisdiction_path
@@ -23,7 +23,7 @@ from shouwang.tracing.enums import (
     ContactState,
     InvestigationState,
 )
-from shouwang.tracing.models import Case, Contact, TransmissionLink
+from shouwang.tracing.models import Case, Cluster, Contact, TransmissionLink
 
 
 def cases_visible(user, *, state: str = "", q: str = "", active: bool = False) -> QuerySet[Case]:
@@ -179,6 +179,40 @@ def chain_graph(view: ChainView, *, en: bool = False) -> dict:
 
 def _masked(name: str) -> str:
     return mask_name(name)
+
+
+# ---- clusters ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterView:
+    cluster: Cluster
+    cases: list[Case]
+
+    @property
+    def size(self) -> int:
+        return len(self.cases)
+
+    @property
+    def first_date(self) -> dt.date | None:
+        return min((c.anchor_date for c in self.cases), default=None)
+
+    @property
+    def latest_date(self) -> dt.date | None:
+        return max((c.anchor_date for c in self.cases), default=None)
+
+    @property
+    def active_cases(self) -> int:
+        return sum(1 for c in self.cases if c.state in ACTIVE_CASE_STATES)
+
+
+def clusters_visible(user) -> list[ClusterView]:
+    """Clusters with at least one case of the user's jurisdiction, newest first, with their cases by date."""
+    path = jurisdiction_path(user)
+    clusters = (Cluster.objects.filter(cases__area__path__startswith=path).distinct()
+                .prefetch_related(Prefetch("cases", queryset=Case.objects.select_related("area")
+                                           .order_by("reported_at", "id"))).order_by("-created_at", "-id"))
+    return [ClusterView(c, list(c.cases.all())) for c in clusters]
 
 
 # ---- the tracer's work list -------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from shouwang.tracing.enums import (
 )
 from shouwang.tracing.models import (
     Case,
+    Cluster,
     Contact,
     ContactExposure,
     ExposureEvent,
@@ -731,3 +732,36 @@ def link_remove(*, actor, link_id: int, reason: str) -> None:
     audit_record(actor=actor, action=AuditAction.DELETE, obj=link,
                  summary=f"删除传播关系 {link.infector.code} → {link.infectee.code}（{reason.strip()}）")
     link.delete()
+
+
+# ---- clusters (聚集性疫情) ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cluster_save(*, actor, name: str, setting: str, case_ids: list[int], note: str = "",
+                 cluster_id: int | None = None) -> Cluster:
+    """Create a cluster or replace its cases: two or more cases of the actor's jurisdiction that share a setting
+    (a family, a workplace, a market ...)."""
+    require(actor, Capability.CASE_MANAGE, "标记聚集性疫情", "record clusters")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(field="name", code="required", message_zh="请填写名称", message_en="name is required")
+    _choice(setting, Setting, "setting", "场所类别", "setting")
+    ids = list(dict.fromkeys(case_ids))
+    if len(ids) < 2:
+        raise ValidationFailed(field="case_ids", code="too_few", message_zh="聚集性疫情至少包括2例病例",
+                               message_en="a cluster has at least 2 cases")
+    cases = [_visible_case(actor, cid) for cid in ids]
+    if cluster_id:
+        cluster = Cluster.objects.select_for_update().filter(id=cluster_id).first()
+        if cluster is None or not cluster.area.path.startswith(jurisdiction_path(actor)):
+            raise NotFound("聚集性疫情", "cluster", field="cluster_id")
+        cluster.name, cluster.setting, cluster.note = name[:100], setting, note.strip()[:300]
+        cluster.save()
+    else:
+        cluster = Cluster.objects.create(name=name[:100], setting=setting, area=cases[0].area,
+                                         note=note.strip()[:300], created_by=actor)
+    cluster.cases.set(cases)
+    audit_record(actor=actor, action=AuditAction.UPDATE if cluster_id else AuditAction.CREATE, obj=cluster,
+                 summary=f"聚集性疫情 {cluster.name}（{Setting(setting).label}）：{'、'.join(c.code for c in cases)}")
+    return cluster

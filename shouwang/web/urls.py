@@ -90,6 +90,7 @@ urlpatterns = [
     path("tracing/cases/<int:case_id>/investigation/", views_tracing.investigation_view,
          name="tracing_investigation"),
     path("tracing/chains/", views_tracing.chain_list, name="tracing_chains"),
+    path("tracing/clusters/add/", views_tracing.cluster_add, name="tracing_cluster_add"),
     path("tracing/work/", views_tracing.work_list, name="tracing_work"),
     path("tracing/import/", views_tracing_import.tracing_import, name="tracing_import"),
     path("tracing/import/template.xlsx", views_tracing_import.tracing_import_template,

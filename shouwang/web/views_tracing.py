@@ -55,6 +55,7 @@ from shouwang.tracing.services import (
     CaseInput,
     case_create,
     case_update,
+    cluster_save,
     contact_add,
     contact_advance,
     contacts_decide,
@@ -610,7 +611,11 @@ def _chain_target(view: selectors.ChainView, visible) -> Case | None:
 @require_GET
 def chain_list(request):
     """/tracing/chains/: the transmission chains holding a case of the jurisdiction, closed when every contact of
-    their cases is under control."""
+    their cases is under control; the clusters (聚集性疫情) below."""
+    return chain_list_page(request)
+
+
+def chain_list_page(request, *, status: int = 200, **extra):
     try:
         _require_view(request.user)
     except DomainError as exc:
@@ -621,7 +626,45 @@ def chain_list(request):
     linked = [r for r in rows if r["v"].size > 1]
     return render(request, "web/tracing/chains.html", {
         "rows": rows, "linked": len(linked), "single": len(rows) - len(linked),
-        "open": sum(not r["v"].closed for r in rows)})
+        "open": sum(not r["v"].closed for r in rows), **_cluster_context(request, **extra)}, status=status)
+
+
+def _cluster_context(request, **extra) -> dict:
+    visible = _visible_path(request.user)
+    clusters = [{"v": v, "cases": [{"case": c, "visible": visible(c.area)} for c in v.cases],
+                 "setting": _label(Setting, v.cluster.setting)} for v in selectors.clusters_visible(request.user)]
+    return {"clusters": clusters, "setting_choices": Setting.choices,
+            "can_cluster": request.user.can(Capability.CASE_MANAGE), "cluster_values": {}, "cluster_errors": {},
+            **extra}
+
+
+@login_required
+@require_POST
+def cluster_add(request):
+    """A cluster from the chains page: a name, the setting, the case codes (separated by spaces, commas or 、)."""
+    post = request.POST
+    values = {k: post.get(k, "").strip() for k in ("name", "setting", "codes", "note")}
+    try:
+        require(request.user, Capability.CASE_MANAGE, "标记聚集性疫情", "record clusters")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    try:
+        codes = [c for c in re.split(r"[\s,，、;；]+", values["codes"]) if c]
+        ids = []
+        for code in codes:
+            try:
+                ids.append(page_reads.case_by_code(request.user, code).id)
+            except NotFound:
+                raise ValidationFailed(field="case_ids", code="unknown_case", message_zh=f"辖区内没有病例 {code}",
+                                       message_en=f"no case {code} in your jurisdiction") from None
+        cluster = cluster_save(actor=request.user, name=values["name"], setting=values["setting"], case_ids=ids,
+                               note=values["note"])
+    except DomainError as exc:
+        error = _err(exc)
+        field = exc.field if exc.field in ("name", "setting", "case_ids") else "form"
+        return chain_list_page(request, status=exc.status, cluster_values=values, cluster_errors={field: error})
+    messages.success(request, gettext("已标记聚集性疫情 %(name)s") % {"name": cluster.name})
+    return redirect(reverse("tracing_chains") + "#clusters")
 
 
 def _graph(view: selectors.ChainView, graph: dict) -> tuple[dict, list[dict]]:

@@ -33,6 +33,8 @@ def test_demo_outbreak_has_a_closed_chain_an_open_one_and_a_fresh_case():
     assert sorted((n["kind"], n["state"]) for n in graph["nodes"]) == [
         ("case", "discharged"), ("case", "fangcang"), ("case", "fangcang"), ("close", "released"),
         ("close", "released"), ("close", "released")]
+    assert [(v.cluster.name, v.cluster.setting, [c.code for c in v.cases]) for v in selectors.clusters_visible(hq)] == [
+        ("天坛镇一起家庭聚集性疫情", "household", ["BL20220703-001", "BL20220705-001"])]
     fresh = Case.objects.order_by("-reported_at").first()
     assert (fresh.investigation.state, fresh.investigation.team) == ("open", "流调三组")
     proposed = Contact.objects.filter(case=fresh, state="proposed")

@@ -317,3 +317,19 @@ def test_the_schema_documents_the_tracing_routes(client, db):
     assert {"get", "post"} <= set(paths["/api/v1/tracing/cases"])
     assert "/api/v1/tracing/worklist" in paths
     assert paths["/api/v1/tracing/cases"]["get"]["tags"] == ["tracing 流调溯源"]
+
+
+def test_clusters_are_recorded_and_listed_and_a_retry_records_one(town):
+    a = report(town)["case"]
+    b = asymptomatic(town, "东村辛")
+    hq = town["hq"]
+    bad = hq.post("/api/v1/tracing/clusters", {"name": "市场聚集", "setting": "market", "case_ids": [a["id"], b["id"]]},
+                  content_type=JSON)
+    assert (bad.status_code, bad.json()["code"], bad.json()["field"]) == (422, "invalid_choice", "setting")
+    body = {"name": "城关农贸市场聚集性疫情", "setting": "venue", "case_ids": [a["id"], b["id"]]}
+    first = hq.post("/api/v1/tracing/clusters", body, content_type=JSON, HTTP_IDEMPOTENCY_KEY="cl-1")
+    again = hq.post("/api/v1/tracing/clusters", body, content_type=JSON, HTTP_IDEMPOTENCY_KEY="cl-1")
+    assert first.status_code == 201 and again.json() == first.json()
+    listed = hq.get("/api/v1/tracing/clusters").json()
+    assert [(c["name"], c["setting"], c["size"], c["case_codes"]) for c in listed] == [
+        ("城关农贸市场聚集性疫情", "venue", 2, [a["code"], b["code"]])]

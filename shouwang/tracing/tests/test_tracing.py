@@ -359,3 +359,24 @@ def test_an_investigation_is_assigned_only_to_a_tracer_who_can_see_the_case(town
     inv = investigation_update(actor=town["hq"], case_id=case.id, assigned_to_id=near.id, team="流调一组")
     assert (inv.assigned_to_id, inv.team) == (near.id, "流调一组")
     assert investigation_update(actor=town["hq"], case_id=case.id, assigned_to_id=0).assigned_to_id is None
+
+
+def test_a_cluster_groups_cases_of_a_setting_and_needs_two_of_them(town):
+    from shouwang.tracing import selectors
+    from shouwang.tracing.services import cluster_save
+
+    county, hq = town["county"], town["hq"]
+    a = report(town).case
+    other = county.person(name="同事癸", area=county.grid_b, seq=50)
+    b = case_create(actor=hq, data=CaseInput(person_id=other.id, found_by="contact_screening",
+                                             classification="asymptomatic", sampling_date=TODAY)).case
+    with pytest.raises(DomainError) as few:
+        cluster_save(actor=hq, name="城关农贸市场聚集性疫情", setting="venue", case_ids=[a.id, a.id])
+    assert (few.value.code, few.value.field) == ("too_few", "case_ids")
+    cluster = cluster_save(actor=hq, name="城关农贸市场聚集性疫情", setting="venue", case_ids=[a.id, b.id])
+    views = selectors.clusters_visible(hq)
+    assert [(v.cluster.name, [c.code for c in v.cases], v.first_date, v.latest_date, v.active_cases)
+            for v in views] == [("城关农贸市场聚集性疫情", [a.code, b.code], dt.date(2022, 7, 12), TODAY, 2)]
+    grid_b_worker = county.user(Role.GRID_WORKER, county.grid_b)
+    assert [v.cluster.id for v in selectors.clusters_visible(grid_b_worker)] == [cluster.id]
+    assert AuditEvent.objects.filter(object_type="tracing.cluster").count() == 1

@@ -457,6 +457,28 @@ def test_the_chains_show_closed_and_open_badges_and_a_chain_graph(town, client_f
     assert client_for(town["sampler"]).get("/tracing/chains/").status_code == 403
 
 
+def test_a_cluster_is_marked_by_case_codes_and_listed_under_the_chains(town, client_for):
+    a = report(town)
+    b = east_case(town)
+    hq = client_for(town["hq"])
+    bad = hq.post("/tracing/clusters/add/", {"name": "农贸市场聚集", "setting": "venue", "codes": f"{a.code} BL00000000-009"})
+    assert bad.status_code == 422
+    assert bad.context["cluster_errors"]["case_ids"]["msg"] == "辖区内没有病例 BL00000000-009"
+    few = hq.post("/tracing/clusters/add/", {"name": "农贸市场聚集", "setting": "venue", "codes": a.code})
+    assert (few.status_code, few.context["cluster_errors"]["case_ids"]["other"]) == (
+        422, "a cluster has at least 2 cases")
+    done = hq.post("/tracing/clusters/add/", {"name": "城关农贸市场聚集性疫情", "setting": "venue",
+                                              "codes": f"{a.code.lower()}，{b.code}", "note": "同一摊位"})
+    assert done.status_code == 302
+    page = hq.get("/tracing/chains/")
+    assert [(c["v"].cluster.name, c["setting"], [x["case"].code for x in c["cases"]]) for c in page.context["clusters"]] == [
+        ("城关农贸市场聚集性疫情", "公共场所", [a.code, b.code])]
+    assert 'data-testid="cluster-form"' in text(page)
+    grid = client_for(town["county"].user(Role.GRID_WORKER, town["county"].grid_a, username="grid-a1"))
+    assert 'data-testid="cluster-form"' not in text(grid.get("/tracing/chains/"))
+    assert grid.post("/tracing/clusters/add/", {"name": "x", "setting": "venue", "codes": ""}).status_code == 403
+
+
 def test_the_work_list_counts_what_is_late_and_links_to_it(town, client_for):
     a = report(town)
     east_case(town)
