@@ -16,4 +16,5 @@ def navigation(request) -> dict:
         "nav_can_sample": user.can(Capability.SAMPLE_RECORD),
         "nav_can_lab": user.can(Capability.LAB_RESULT) or user.can(Capability.RESULT_REVIEW),
         "nav_can_tracing": user.can(Capability.TRACING_VIEW),
+        "nav_can_case_manage": user.can(Capability.CASE_MANAGE),
     }

@@ -474,8 +474,10 @@ def test_a_cluster_is_marked_by_case_codes_and_listed_under_the_chains(town, cli
     assert [(c["v"].cluster.name, c["setting"], [x["case"].code for x in c["cases"]]) for c in page.context["clusters"]] == [
         ("城关农贸市场聚集性疫情", "公共场所", [a.code, b.code])]
     assert 'data-testid="cluster-form"' in text(page)
+    assert 'href="/tracing/import/"' in text(page)  # the import is offered to those who may report cases
     grid = client_for(town["county"].user(Role.GRID_WORKER, town["county"].grid_a, username="grid-a1"))
     assert 'data-testid="cluster-form"' not in text(grid.get("/tracing/chains/"))
+    assert 'href="/tracing/import/"' not in text(grid.get("/tracing/chains/"))
     assert grid.post("/tracing/clusters/add/", {"name": "x", "setting": "venue", "codes": ""}).status_code == 403
 
 
