@@ -188,28 +188,39 @@ class TracingGenerator:
             when = max(contact.release_on or _d(14), _d(13))
             self.advance([contact], ["released"], _at(min(when, DEMO_DATE), 9))
 
+    def triage(self, case: Case, moment: dt.datetime, companions_kept: int) -> list[Contact]:
+        """The tracer's first decisions on a case's proposals: the household and the `companions_kept` companions
+        with the most co-presences become close contacts; the first other companion was checked on site, the rest
+        are general contacts (health monitoring, not quarantine)."""
+        proposed = list(Contact.objects.filter(case=case, state="proposed").order_by("id"))
+        household = [c for c in proposed if c.exposures.filter(found_via="household").exists()]
+        companions = [c for c in proposed if c not in household]
+        keep, drop = household + companions[:companions_kept], companions[companions_kept:]
+        with business_time(moment):
+            if keep:
+                contacts_decide(actor=self.taskforce, contact_ids=[c.id for c in keep], accept=True)
+            if drop:
+                contacts_decide(actor=self.taskforce, contact_ids=[drop[0].id], accept=False,
+                                note="扫码后未进入店内，现场核实无接触")
+            if len(drop) > 1:
+                contacts_decide(actor=self.taskforce, contact_ids=[c.id for c in drop[1:]], accept=False,
+                                note="同场时间短、无近距离接触，按一般接触者健康监测")
+        self.touched.update(c.person_id for c in keep)
+        return keep
+
     def chain_two(self, taken: set[int]) -> None:
         courier = self._pick_with_household(self._scanners(_d(10), _d(12), 6), taken)
         d = self.report(courier, _at(_d(13), 9, 20), found_by="key_group", classification="confirmed",
                         clinical_type="mild", onset_date=_d(12), sampling_date=_d(12), isolated_on=_d(13),
                         lineage="BA.5.2")
-        proposed = list(Contact.objects.filter(case=d, state="proposed").order_by("id"))
-        household = [c for c in proposed if c.exposures.filter(found_via="household").exists()]
-        companions = [c for c in proposed if c not in household]
-        accepted = self.accept_all(d, _at(_d(13), 12), keep=None if not companions else len(household))
-        if companions:
-            with business_time(_at(_d(13), 12, 30)):
-                contacts_decide(actor=self.taskforce, contact_ids=[c.id for c in companions[:8]], accept=True)
-                if len(companions) > 8:
-                    contacts_decide(actor=self.taskforce, contact_ids=[companions[8].id], accept=False,
-                                    note="扫码后未进入店内，现场核实无接触")
-            accepted += companions[:8]
-            self.touched.update(c.person_id for c in companions[:8])
+        accepted = self.triage(d, _at(_d(13), 12), 8)
         self.advance(accepted[:-2], ["notified", "transferred", "under_measure"], _at(_d(13), 20))
         self.advance(accepted[-2:], ["notified"], _at(_d(13), 21))  # not transferred yet: past the 12 h limit
         mate = self._housemate(courier)
         e = self.report(mate, _at(_d(14), 10), found_by="in_quarantine", classification="asymptomatic",
                         sampling_date=_d(14), isolated_on=_d(13), lineage="BA.5.2")
+        later = self.triage(e, _at(_d(14), 11), 2)
+        self.advance(later, ["notified", "transferred", "under_measure"], _at(_d(14), 15))
         for minute in range(3):  # accepting close contacts proposes their households as secondary contacts
             waiting = list(Contact.objects.filter(case__in=[d, e], state="proposed").order_by("id"))
             if not waiting:
@@ -222,9 +233,10 @@ class TracingGenerator:
             link_add(actor=self.hq, infector_id=d.id, infectee_id=e.id, setting="household", confidence="confirmed",
                      evidence="共同居住，隔离第1天检出")
             investigation_update(actor=self.taskforce, case_id=d.id, team="流调二组", done=True,
-                                 summary="快递配送路线已核清；8名场所码时空伴随人员判定为密接。")
+                                 summary="快递配送路线已核清；同场次数最多的8名场所码时空伴随人员判定为密接，"
+                                         "其余按一般接触者健康监测。")
             investigation_update(actor=self.taskforce, case_id=e.id, team="流调二组", done=True,
-                                 summary="隔离期间检出，风险人员均已在管控中。")
+                                 summary="隔离前一天的行程已核清，风险人员均已在管控中。")
             case_update(actor=self.hq, case_id=d.id, state="hospital")
             case_update(actor=self.hq, case_id=e.id, state="fangcang")
 

@@ -42,6 +42,7 @@ from shouwang.tracing.services import (
     contact_advance,
     contacts_decide,
     event_add,
+    event_remove,
     investigation_update,
     link_add,
     link_remove,
@@ -278,7 +279,7 @@ def case_detail(request, case_id: int, full: bool = False):
                    "identifiers_masked": not show_full},
         "isolated_on": case.isolated_on, "source_ref": case.source_ref, "state_note": case.state_note,
         "investigation": investigation_out(inv, now) if inv else None,
-        "events": [event_out(e) for e in inv.events.all()] if inv else [],
+        "events": [event_out(e) for e in inv.events.filter(removed_at__isnull=True)] if inv else [],
         "window": window(case).as_dict(),
         "infected_by": link_out(infected_by) if infected_by else None,
         "infected": [link_out(x) for x in infected],
@@ -685,3 +686,14 @@ def cluster_create(request, payload: ClusterIn):
         return 201, _json(ClusterOut, cluster_out(view))
 
     return Status(*idempotent(request, produce))
+
+
+class ReasonIn(Schema):
+    reason: str
+
+
+@router.post("/tracing/events/{int:event_id}/remove", response=dict,
+             summary="删除行程 Take a stop out of the itinerary, with the reason (kept for the audit, not shown)")
+def remove_event(request, event_id: int, payload: ReasonIn):
+    event = event_remove(actor=request.auth, event_id=event_id, reason=payload.reason)
+    return {"id": event.id, "removed": True}

@@ -92,6 +92,8 @@ class ExposureEvent(BaseModel):
     people_present = models.CharField("同在人员", max_length=300, blank=True)
     source = models.CharField("来源", max_length=20, choices=EventSource.choices, default=EventSource.MANUAL)
     source_ref = models.CharField(max_length=60, blank=True)
+    removed_at = models.DateTimeField("删除时间", null=True, blank=True)  # taken out by the tracer (kept, not shown)
+    removed_reason = models.CharField("删除理由", max_length=200, blank=True)
 
     class Meta:
         ordering = ["starts_at", "id"]

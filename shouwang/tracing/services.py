@@ -765,3 +765,22 @@ def cluster_save(*, actor, name: str, setting: str, case_ids: list[int], note: s
     audit_record(actor=actor, action=AuditAction.UPDATE if cluster_id else AuditAction.CREATE, obj=cluster,
                  summary=f"聚集性疫情 {cluster.name}（{Setting(setting).label}）：{'、'.join(c.code for c in cases)}")
     return cluster
+
+
+@transaction.atomic
+def event_remove(*, actor, event_id: int, reason: str) -> ExposureEvent:
+    """The tracer takes a stop out of the itinerary (someone else's phone, a duplicate), with the reason. The row
+    stays, marked removed, so the prefill does not bring it back and the audit can show what was there."""
+    require(actor, Capability.TRACE, "填写行程", "edit itineraries")
+    event = ExposureEvent.objects.select_for_update().filter(id=event_id, removed_at__isnull=True).first()
+    if event is None:
+        raise NotFound("行程", "itinerary stop", field="event_id")
+    case = _visible_case(actor, event.investigation.case_id)
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写删除理由", message_en="give a reason")
+    event.removed_at, event.removed_reason = clock.now(), reason.strip()[:200]
+    event.save(update_fields=["removed_at", "removed_reason", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=event,
+                 summary=f"删除行程 {case.code}：{event.place} {timezone.localtime(event.starts_at):%m-%d %H:%M}"
+                         f"（{event.removed_reason}）")
+    return event

@@ -85,6 +85,8 @@ urlpatterns = [
          name="tracing_contact_advance"),
     path("tracing/cases/<int:case_id>/contacts/add/", views_tracing.contact_add_view, name="tracing_contact_add"),
     path("tracing/cases/<int:case_id>/events/add/", views_tracing.event_add_view, name="tracing_event_add"),
+    path("tracing/cases/<int:case_id>/events/<int:event_id>/remove/", views_tracing.event_remove_view,
+         name="tracing_event_remove"),
     path("tracing/cases/<int:case_id>/links/add/", views_tracing.link_add_view, name="tracing_link_add"),
     path("tracing/cases/<int:case_id>/update/", views_tracing.case_update_view, name="tracing_case_update"),
     path("tracing/cases/<int:case_id>/investigation/", views_tracing.investigation_view,

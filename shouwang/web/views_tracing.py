@@ -50,7 +50,7 @@ from shouwang.tracing.enums import (
     Origin,
     Setting,
 )
-from shouwang.tracing.models import Case, Contact
+from shouwang.tracing.models import Case, Contact, ExposureEvent
 from shouwang.tracing.services import (
     CaseInput,
     case_create,
@@ -60,6 +60,7 @@ from shouwang.tracing.services import (
     contact_advance,
     contacts_decide,
     event_add,
+    event_remove,
     investigation_update,
     link_add,
     window,
@@ -326,7 +327,7 @@ def _case_context(request, case: Case, **extra) -> dict:
         "state": _label(CaseState, case.state), "origin": _label(Origin, case.origin),
         "inv_state": _label(InvestigationState, inv.state),
         "lookback": lookback, "because": [{"rule": b.rule, "text": b.en if en else b.zh} for b in lookback.because],
-        "events": list(inv.events.all()),
+        "events": list(inv.events.filter(removed_at__isnull=True)),
         "can_manage": user.can(Capability.CASE_MANAGE), "can_trace": user.can(Capability.TRACE),
         "next_states": [(s, _label(CaseState, s)) for s in CASE_NEXT[case.state]],
         "kind_choices": ContactKind.choices, "setting_choices": Setting.choices,
@@ -478,6 +479,26 @@ def contact_add_view(request, case_id: int):
         "kind": _label(ContactKind, contact.kind), "name": mask_name(contact.person.name),
         "release": contact.release_on.isoformat() if contact.release_on else "—"})
     return redirect(_case_url(case, f"contact-{contact.id}"))
+
+
+@login_required
+@require_POST
+def event_remove_view(request, case_id: int, event_id: int):
+    """Take a stop out of the itinerary, with the reason (event_remove)."""
+    try:
+        case = _case_action(request, case_id, Capability.TRACE, "填写行程", "edit itineraries")
+        if not ExposureEvent.objects.filter(id=event_id, investigation__case=case).exists():
+            raise NotFound("行程", "itinerary stop", field="event_id")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    try:
+        event_remove(actor=request.user, event_id=event_id, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            return _error_page(request, exc)
+        return _render_case_errors(request, case, "event", {"form": exc})
+    messages.success(request, gettext("已删除行程"))
+    return redirect(_case_url(case, "itinerary"))
 
 
 @login_required

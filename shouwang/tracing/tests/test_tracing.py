@@ -380,3 +380,20 @@ def test_a_cluster_groups_cases_of_a_setting_and_needs_two_of_them(town):
     grid_b_worker = county.user(Role.GRID_WORKER, county.grid_b)
     assert [v.cluster.id for v in selectors.clusters_visible(grid_b_worker)] == [cluster.id]
     assert AuditEvent.objects.filter(object_type="tracing.cluster").count() == 1
+
+
+def test_a_stop_taken_out_of_the_itinerary_stays_out_when_the_prefill_runs_again(town):
+    from shouwang.tracing.services import event_remove, itinerary_prefill
+
+    case = report(town).case
+    stop = ExposureEvent.objects.get(investigation=case.investigation)
+    with pytest.raises(DomainError) as why:
+        event_remove(actor=town["hq"], event_id=stop.id, reason=" ")
+    assert why.value.field == "reason"
+    event_remove(actor=town["hq"], event_id=stop.id, reason="非本人扫码（代家人扫）")
+    assert itinerary_prefill(case.investigation) == 0
+    stop.refresh_from_db()
+    assert (stop.removed_reason, ExposureEvent.objects.filter(removed_at__isnull=True).count()) == (
+        "非本人扫码（代家人扫）", 0)
+    assert AuditEvent.objects.filter(action="delete", object_type="tracing.exposureevent").values_list(
+        "summary", flat=True).get() == "删除行程 BL20220714-001：城关农贸市场 07-12 10:00（非本人扫码（代家人扫））"

@@ -519,3 +519,16 @@ def test_the_work_list_counts_what_is_late_and_links_to_it(town, client_for):
 def test_the_nav_shows_tracing_to_those_who_may_view_it(town, client_for):
     assert 'data-testid="nav-tracing"' in client_for(town["grid_b"]).get("/").content.decode()
     assert 'data-testid="nav-tracing"' not in client_for(town["sampler"]).get("/").content.decode()
+
+
+def test_a_tracer_takes_a_stop_out_of_the_itinerary_with_a_reason(town, client_for):
+    case = report(town)
+    stop = case.investigation.events.get()
+    hq = client_for(town["hq"])
+    url = f"/tracing/cases/{case.id}/events/{stop.id}/remove/"
+    assert hq.post(url, {"reason": ""}).status_code == 422
+    assert hq.post(url, {"reason": "非本人扫码"}).status_code == 302
+    page = hq.get(f"/tracing/cases/{case.id}/")
+    assert (page.context["events"], 'data-testid="no-events"' in text(page)) == ([], True)
+    grid = client_for(town["county"].user(Role.GRID_WORKER, town["county"].grid_a, username="grid-a2"))
+    assert grid.post(url, {"reason": "x"}).status_code == 403
