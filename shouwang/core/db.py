@@ -2,7 +2,7 @@
 
 import zlib
 
-from django.db import connection, migrations
+from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
 
 
 def append_only(table: str, message: str) -> migrations.RunPython:
@@ -48,17 +48,18 @@ def fetch_one(sql: str, params) -> tuple | None:
     cursor: Django's cursor wrapper costs about 10 µs a statement, as much as an indexed SQLite lookup, and the door
     scan runs four. Driver errors still become Django's (IntegrityError and the rest). When queries are being
     recorded (DEBUG, or a test counting them) the statement goes through Django's cursor so that it is counted."""
-    if connection.queries_logged:
-        with connection.cursor() as cursor:
+    conn = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once (the proxy resolves it per use)
+    if conn.queries_logged:
+        with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     driver_sql = _DRIVER_SQL.get(sql)
     if driver_sql is None:
-        driver_sql = _DRIVER_SQL[sql] = sql.replace("%s", "?") if connection.vendor == "sqlite" else sql
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        cursor = connection.connection.cursor()
+        driver_sql = _DRIVER_SQL[sql] = sql.replace("%s", "?") if conn.vendor == "sqlite" else sql
+    conn.ensure_connection()
+    conn.validate_no_broken_transaction()
+    with conn.wrap_database_errors:
+        cursor = conn.connection.cursor()
         try:
             cursor.execute(driver_sql, params)
             return cursor.fetchone()

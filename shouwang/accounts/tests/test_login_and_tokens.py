@@ -122,3 +122,17 @@ def test_last_use_is_written_at_most_once_a_minute(county):
     ApiToken.objects.filter(id=token.id).update(last_used_at=first - dt.timedelta(minutes=2))
     client.get("/api/v1/people")
     assert ApiToken.objects.get(id=token.id).last_used_at > first
+
+
+def test_each_request_gets_its_own_copy_of_a_cached_token_user(county):
+    from shouwang.accounts.services import api_token_authenticate
+
+    sampler = county.user("sampler", county.township_a)
+    _, raw = api_token_issue(user=sampler, name="采样手机10")
+    first, second = api_token_authenticate(raw), api_token_authenticate(raw)  # the second from the process cache
+    first.note_of_this_request = "x"
+    first._state.fields_cache["jurisdiction"] = county.grid_b
+    third = api_token_authenticate(raw)
+    assert (first is not second, hasattr(third, "note_of_this_request"), third.jurisdiction.id) == (
+        True, False, county.township_a.id)
+    assert (third.id, third.role, third._state.adding, third._state.db) == (sampler.id, "sampler", False, "default")
