@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "shouwang.venues",
     "shouwang.testing",
     "shouwang.tracing",
+    "shouwang.quarantine",
     "shouwang.reports",
     "shouwang.response",
     "shouwang.web",

@@ -38,6 +38,8 @@ class Capability(models.TextChoices):
     CASE_MANAGE = "tracing.case", _("报告病例和维护传播链")
     TRACE = "tracing.trace", _("开展流调和判定密接")
     TRACING_VIEW = "tracing.view", _("查看病例、密接和传播链")
+    SITE_MANAGE = "quarantine.site", _("设置和启用隔离点")
+    STAY_MANAGE = "quarantine.stay", _("安排隔离管控、入住和解除")
 
 
 _C = Capability
@@ -47,14 +49,15 @@ _STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT,
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW, _C.ROUND_MANAGE,
-                                 _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE}),
-    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE, _C.CASE_MANAGE, _C.TRACE}),
-    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE}),
+                                 _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE, _C.STAY_MANAGE}),
+    Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE,
+                                         _C.STAY_MANAGE}),
+    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE, _C.STAY_MANAGE}),
     Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD, _C.SAMPLE_RECORD}),
     Role.LAB: frozenset({_C.PERSON_VIEW, _C.LAB_RESULT, _C.RESULT_REVIEW}),
-    Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL}),
+    Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.SITE_MANAGE, _C.STAY_MANAGE}),
     Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
     Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW,
                                 _C.TRACING_VIEW}),

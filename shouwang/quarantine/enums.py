@@ -1,0 +1,76 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SiteKind(models.TextChoices):
+    FIXED = "fixed", _("固定隔离点")
+    STANDBY = "standby", _("备用隔离点")
+    HOTEL = "hotel", _("征用酒店")
+    HEALTH_STATION = "health_station", _("健康驿站")
+
+
+class SiteState(models.TextChoices):
+    STANDBY = "standby", _("备用")
+    ACTIVATING = "activating", _("启用准备中")
+    ACTIVE = "active", _("启用")
+    CLOSING = "closing", _("关闭中")
+    CLOSED = "closed", _("已关闭")
+
+
+SITE_NEXT = {
+    SiteState.STANDBY: (SiteState.ACTIVATING,),
+    SiteState.ACTIVATING: (SiteState.ACTIVE, SiteState.STANDBY),
+    SiteState.ACTIVE: (SiteState.CLOSING,),
+    SiteState.CLOSING: (SiteState.CLOSED, SiteState.ACTIVE),
+    SiteState.CLOSED: (SiteState.ACTIVATING,),
+}
+
+# "三区两通道" and the rest of the site's readiness, checked before activation (§6).
+CHECKLIST = {
+    "clean_zone": (_("清洁区"), "the clean zone"),
+    "buffer_zone": (_("缓冲区"), "the buffer zone"),
+    "contaminated_zone": (_("污染区"), "the contaminated zone"),
+    "staff_passage": (_("工作人员通道"), "the staff passage"),
+    "resident_passage": (_("隔离人员通道"), "the residents' passage"),
+    "single_rooms": (_("单人单间、独立卫生间"), "single rooms with their own bathroom"),
+    "ventilation": (_("通风和空调系统独立或已关闭"), "ventilation separate or shut off"),
+    "waste": (_("医疗废物暂存和转运"), "medical waste storage and removal"),
+    "staff_on_duty": (_("工作人员到位（点长、医护、保洁、安保）"), "staff in place (manager, medical, cleaning, security)"),
+}
+
+
+class RoomState(models.TextChoices):
+    FREE = "free", _("空闲")
+    OCCUPIED = "occupied", _("已入住")
+    CLEANING = "cleaning", _("待消杀")
+    OUT_OF_SERVICE = "out_of_service", _("停用")
+
+
+class StayState(models.TextChoices):
+    PLANNED = "planned", _("待执行")
+    AWAITING_TRANSFER = "awaiting_transfer", _("待转运")
+    IN_TRANSFER = "in_transfer", _("转运中")
+    ACTIVE = "active", _("管控中")
+    RELEASED = "released", _("已解除")
+    BECAME_CASE = "became_case", _("转为病例")
+    TO_HOSPITAL = "to_hospital", _("转送医院")
+
+
+OPEN_STAY_STATES = (StayState.PLANNED, StayState.AWAITING_TRANSFER, StayState.IN_TRANSFER, StayState.ACTIVE)
+STAY_NEXT = {
+    StayState.PLANNED: (StayState.AWAITING_TRANSFER, StayState.ACTIVE, StayState.BECAME_CASE),
+    StayState.AWAITING_TRANSFER: (StayState.IN_TRANSFER, StayState.BECAME_CASE),
+    StayState.IN_TRANSFER: (StayState.ACTIVE,),
+    StayState.ACTIVE: (StayState.RELEASED, StayState.BECAME_CASE, StayState.TO_HOSPITAL),
+    StayState.RELEASED: (),
+    StayState.BECAME_CASE: (),
+    StayState.TO_HOSPITAL: (),
+}
+CENTRAL_MEASURES = ("central_quarantine",)  # the measures served at a site (the rest at home)
+
+
+class ChangeKind(models.TextChoices):
+    CREATED = "created", _("建立")
+    STATE = "state", _("状态变更")
+    MOVED = "moved", _("调换房间")
+    REANCHORED = "reanchored", _("重新起算")

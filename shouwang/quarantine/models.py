@@ -1,0 +1,100 @@
+"""Quarantine: sites with their rooms and readiness checklist, and stays — one per person per measure, dated from
+the policy's plan (phases, test days, end), moved between rooms and re-anchored with history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from shouwang.areas.models import Area
+from shouwang.core.models import BaseModel
+from shouwang.people.models import Person
+from shouwang.quarantine.enums import OPEN_STAY_STATES, ChangeKind, RoomState, SiteKind, SiteState, StayState
+
+USER = settings.AUTH_USER_MODEL
+
+
+class Site(BaseModel):
+    name = models.CharField("隔离点名称", max_length=100, unique=True)
+    kind = models.CharField("类型", max_length=20, choices=SiteKind.choices)
+    area = models.ForeignKey(Area, verbose_name="所在网格", on_delete=models.PROTECT, related_name="+")
+    address = models.CharField("地址", max_length=200, blank=True)
+    state = models.CharField("状态", max_length=20, choices=SiteState.choices, default=SiteState.STANDBY)
+    manager = models.ForeignKey(USER, verbose_name="点长", on_delete=models.PROTECT, related_name="+", null=True,
+                                blank=True)
+    staff = models.PositiveSmallIntegerField("工作人员数", default=0)
+    persons_per_staff = models.PositiveSmallIntegerField("每名工作人员照管人数", default=10)
+    checklist = models.JSONField("三区两通道等检查项", default=dict)  # item -> true when checked
+    activated_at = models.DateTimeField("启用时间", null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Room(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rooms")
+    floor = models.SmallIntegerField("楼层")
+    number = models.CharField("房间号", max_length=20)
+    capacity = models.PositiveSmallIntegerField("可住人数", default=1)  # 2: a family room (carer and child ...)
+    state = models.CharField("状态", max_length=20, choices=RoomState.choices, default=RoomState.FREE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "number"], name="room_number_per_site")]
+        indexes = [models.Index(fields=["site", "state"])]
+        ordering = ["site", "floor", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.site.name} {self.number}"
+
+
+class Stay(BaseModel):
+    """One measure of one person (集中隔离, 居家隔离, 居家健康监测, 三天两检): its days and tests from the policy's plan
+    for the category and anchor date; the next phase of the plan is a stay of its own, started on release."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="quarantine_stays")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")  # the person's home area
+    category = models.CharField("人员类别", max_length=40)  # a policy category: close_contact, ...
+    measure = models.CharField("措施", max_length=40)  # a policy measure: central_quarantine, ...
+    anchor_date = models.DateField("起算日期")
+    phase = models.PositiveSmallIntegerField("阶段", default=0)  # index in the plan's phases
+    policy_version = models.CharField("政策版本", max_length=20)
+    starts_on = models.DateField("开始日期")
+    ends_on = models.DateField("结束日期", null=True, blank=True)  # None: until something happens
+    test_days = models.JSONField("检测日", default=list)  # [{"date", "day", "kind"}]
+    explanation = models.JSONField("依据", default=list)  # the plan's because lines
+    state = models.CharField("状态", max_length=20, choices=StayState.choices, default=StayState.PLANNED)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="stays", null=True, blank=True)
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="stays", null=True, blank=True)
+    home_address = models.CharField("居家地址", max_length=200, blank=True)
+    source_ref = models.CharField("来源", max_length=60, blank=True)  # e.g. tracing contact:123
+    source_case = models.CharField("关联病例", max_length=30, blank=True)  # floors kept for one source case
+    previous = models.OneToOneField("self", on_delete=models.PROTECT, related_name="next", null=True, blank=True)
+    admitted_at = models.DateTimeField("入住时间", null=True, blank=True)
+    released_at = models.DateTimeField("解除时间", null=True, blank=True)
+    release_code = models.CharField("解除证明核验码", max_length=20, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=Q(state__in=[s.value for s in OPEN_STAY_STATES]),
+                                    name="one_open_stay_per_person"),
+        ]  # a room's occupancy (1, or 2 in a family room) is checked by the services under a row lock
+        indexes = [models.Index(fields=["site", "state"]), models.Index(fields=["state", "ends_on"])]
+
+    @classmethod
+    def merge_person(cls, duplicate, keep) -> int:
+        return cls.objects.filter(person=duplicate).update(person=keep)
+
+
+class StayChange(models.Model):
+    """The history of a stay: created, state changes, room moves, re-anchoring (with the plan's explanation)."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=20, choices=ChangeKind.choices)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    reason = models.CharField("原因", max_length=300, blank=True)
+    at = models.DateTimeField()
+    by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        ordering = ["at", "id"]

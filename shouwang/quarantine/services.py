@@ -1,0 +1,439 @@
+"""Writes of the quarantine domain: sites through their states (activation needs the whole checklist), rooms, and
+stays dated from the policy's plan — started, admitted to a room, moved, re-anchored when a later exposure is
+found, released only when the days are served and every test of the plan is negative (the next phase starts at
+once). Every change is audited and kept in the stay's history; the measure is published to the person's status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shouwang.accounts.enums import Capability
+from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.areas.selectors import area_codes_chain
+from shouwang.core import clock
+from shouwang.core.audit import audit_record
+from shouwang.core.errors import DomainError, NotFound, ValidationFailed
+from shouwang.core.models import AuditAction
+from shouwang.people.models import Person
+from shouwang.policy.rules.model import MEASURES
+from shouwang.policy.rules.plans import Plan, measure_plan
+from shouwang.policy.selectors import ruleset_in_force
+from shouwang.quarantine.enums import (
+    CENTRAL_MEASURES,
+    CHECKLIST,
+    OPEN_STAY_STATES,
+    SITE_NEXT,
+    ChangeKind,
+    RoomState,
+    SiteKind,
+    SiteState,
+    StayState,
+)
+from shouwang.quarantine.models import Room, Site, Stay, StayChange
+from shouwang.status.services import fact_publish, fact_withdraw
+from shouwang.testing.enums import Result
+from shouwang.testing.models import AntigenResult, TubeMember
+
+STAY_SOURCE = "quarantine.stay"
+
+
+# ---- sites and rooms ---------------------------------------------------------------------------------------------
+
+
+def _visible_site(actor, site_id: int, *, lock: bool = False) -> Site:
+    qs = Site.objects.select_for_update() if lock else Site.objects
+    site = qs.filter(id=site_id, area__path__startswith=jurisdiction_path(actor)).first()
+    if site is None:
+        raise NotFound("隔离点", "quarantine site", field="site_id")
+    return site
+
+
+@transaction.atomic
+def site_create(*, actor, name: str, kind: str, area_id: int, address: str = "", staff: int = 0,
+                persons_per_staff: int = 10) -> Site:
+    require(actor, Capability.SITE_MANAGE, "设置隔离点", "set up quarantine sites")
+    area = area_visible(user=actor, area_id=area_id)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(field="name", code="required", message_zh="请填写隔离点名称", message_en="name is required")
+    if kind not in SiteKind.values:
+        raise ValidationFailed(field="kind", code="invalid_choice", message_zh="隔离点类型不存在",
+                               message_en="unknown site kind")
+    if persons_per_staff < 1:
+        raise ValidationFailed(field="persons_per_staff", code="out_of_range", message_zh="照管人数应大于0",
+                               message_en="persons per staff member must be positive")
+    if Site.objects.filter(name=name).exists():
+        raise DomainError(code="duplicate", status=409, field="name", message_zh="已有同名隔离点",
+                          message_en="a site with this name exists")
+    site = Site.objects.create(name=name[:100], kind=kind, area=area, address=address.strip()[:200], staff=staff,
+                               persons_per_staff=persons_per_staff)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=site, summary=f"新建隔离点 {site.name}")
+    return site
+
+
+@transaction.atomic
+def rooms_add(*, actor, site_id: int, floors: dict[int, list[str]], family_rooms: tuple[str, ...] = ()) -> int:
+    """Rooms by floor ({3: ["301", "302"]}); family rooms take two (a carer with a child, an elderly or disabled
+    person, where the policy allows). A number already there is refused with the others (nothing added)."""
+    require(actor, Capability.SITE_MANAGE, "设置隔离点", "set up quarantine sites")
+    site = _visible_site(actor, site_id, lock=True)
+    numbers = [str(n).strip() for rooms in floors.values() for n in rooms]
+    if len(set(numbers)) != len(numbers) or any(not n for n in numbers):
+        raise ValidationFailed(field="floors", code="duplicate_room", message_zh="房间号重复或为空",
+                               message_en="room numbers repeat or are empty")
+    taken = set(Room.objects.filter(site=site, number__in=numbers).values_list("number", flat=True))
+    if taken:
+        raise DomainError(code="room_exists", status=409, field="floors",
+                          message_zh=f"房间已存在：{'、'.join(sorted(taken))}", message_en=f"rooms exist: {', '.join(sorted(taken))}")
+    Room.objects.bulk_create([Room(site=site, floor=int(floor), number=str(n).strip(),
+                                   capacity=2 if str(n).strip() in family_rooms else 1)
+                              for floor, rooms in floors.items() for n in rooms], batch_size=1000)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=site, summary=f"{site.name} 新增房间 {len(numbers)} 间")
+    return len(numbers)
+
+
+@transaction.atomic
+def site_check(*, actor, site_id: int, items: dict[str, bool]) -> Site:
+    """Tick (or untick) items of the readiness checklist (三区两通道 ...)."""
+    require(actor, Capability.SITE_MANAGE, "检查隔离点", "check quarantine sites")
+    site = _visible_site(actor, site_id, lock=True)
+    unknown = sorted(set(items) - set(CHECKLIST))
+    if unknown:
+        raise ValidationFailed(field="items", code="unknown_item", message_zh=f"检查项不存在：{'、'.join(unknown)}",
+                               message_en=f"unknown checklist items: {', '.join(unknown)}")
+    site.checklist = {**site.checklist, **{k: bool(v) for k, v in items.items()}}
+    site.save(update_fields=["checklist", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=site, summary=f"{site.name} 检查项更新",
+                 changes={"checklist": [None, site.checklist]})
+    return site
+
+
+def checklist_missing(site: Site) -> list[str]:
+    return [key for key in CHECKLIST if not site.checklist.get(key)]
+
+
+@transaction.atomic
+def site_set_state(*, actor, site_id: int, state: str, reason: str = "") -> Site:
+    """standby → activating → active → closing → closed. Activation needs the whole checklist and at least one
+    room; a site with people in it does not close."""
+    require(actor, Capability.SITE_MANAGE, "启用或关闭隔离点", "open or close quarantine sites")
+    site = _visible_site(actor, site_id, lock=True)
+    if state not in SiteState.values:
+        raise ValidationFailed(field="state", code="invalid_choice", message_zh="状态不存在", message_en="unknown state")
+    if state not in SITE_NEXT[site.state]:
+        raise DomainError(code="bad_transition", status=409, field="state",
+                          message_zh=f"不能从“{SiteState(site.state).label}”变为“{SiteState(state).label}”",
+                          message_en=f"cannot go from {site.state} to {state}")
+    if state == SiteState.ACTIVE:
+        missing = checklist_missing(site)
+        if missing:
+            raise DomainError(code="checklist_incomplete", status=409, field="checklist",
+                              message_zh=f"检查项未完成：{'、'.join(str(CHECKLIST[k][0]) for k in missing)}",
+                              message_en=f"checklist incomplete: {', '.join(CHECKLIST[k][1] for k in missing)}",
+                              details=[{"item": k} for k in missing])
+        if not site.rooms.exists():
+            raise DomainError(code="no_rooms", status=409, field="state", message_zh="隔离点还没有房间",
+                              message_en="the site has no rooms")
+        site.activated_at = clock.now()
+    if state == SiteState.CLOSED and site.stays.filter(state__in=list(OPEN_STAY_STATES)).exists():
+        raise DomainError(code="site_in_use", status=409, field="state", message_zh="仍有人员在点，不能关闭",
+                          message_en="people are still at the site")
+    before = site.state
+    site.state = state
+    site.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=site,
+                 summary=f"{site.name}：{SiteState(before).label} → {SiteState(state).label}" + (f"（{reason}）" if reason else ""))
+    return site
+
+
+# ---- stays --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StayInput:
+    person_id: int
+    category: str
+    anchor_date: dt.date
+    found_on: dt.date | None = None  # when the person came under measure (a late find serves what remains)
+    home_conditions_met: bool = True
+    home_address: str = ""
+    source_ref: str = ""
+    source_case: str = ""
+
+
+def _rules(person: Person):
+    return ruleset_in_force(clock.today(), area_codes_chain(person.area))
+
+
+def _plan(person: Person, category: str, anchor: dt.date, found_on: dt.date | None, home_ok: bool) -> Plan:
+    return measure_plan(_rules(person), category, anchor, found_on=found_on, home_conditions_met=home_ok,
+                        hypothetical=True)
+
+
+def _phase_fields(plan: Plan, index: int) -> dict:
+    p = plan.phases[index]
+    return {"measure": p.measure, "phase": index, "policy_version": plan.version, "starts_on": p.start,
+            "ends_on": p.end, "test_days": [t.as_dict() for t in p.tests],
+            "explanation": [b.as_dict() for b in plan.because]}
+
+
+def _snapshot(stay: Stay) -> dict:
+    return {"state": stay.state, "measure": stay.measure, "anchor_date": stay.anchor_date.isoformat(),
+            "starts_on": stay.starts_on.isoformat(), "ends_on": stay.ends_on.isoformat() if stay.ends_on else None,
+            "site": stay.site_id, "room": stay.room_id, "tests": [t["date"] for t in stay.test_days]}
+
+
+def _history(stay: Stay, kind: str, before: dict, actor, reason: str = "") -> None:
+    StayChange.objects.create(stay=stay, kind=kind, before=before, after=_snapshot(stay), reason=reason[:300],
+                              at=clock.now(), by=actor)
+
+
+def _publish(stay: Stay) -> None:
+    fact_withdraw(source=STAY_SOURCE, source_id=str(stay.id))
+    if stay.state in OPEN_STAY_STATES:
+        fact_publish(person_ids=[stay.person_id], kind="measure", value=stay.measure,
+                     since=min(stay.starts_on, clock.today()), until=stay.ends_on, source=STAY_SOURCE,
+                     source_id=str(stay.id), note=f"{MEASURES[stay.measure][0]}（{stay.policy_version}）")
+
+
+def _already(person_id: int) -> DomainError:
+    return DomainError(code="stay_open", status=409, field="person_id", message_zh="此人已有未结束的隔离管控",
+                       message_en="this person already has an open stay")
+
+
+@transaction.atomic
+def stay_start(*, actor, data: StayInput) -> Stay:
+    """The person's measure from the policy's plan for the category and anchor date: the stay of the plan's first
+    phase still to serve. Central quarantine waits for transfer; a home measure is in force from its first day."""
+    require(actor, Capability.STAY_MANAGE, "安排隔离管控", "place people under measures")
+    person = (Person.objects.active().filter(id=data.person_id).select_related("area").first())
+    if person is None:
+        raise NotFound("人员", "person", field="person_id")
+    if data.found_on and data.found_on > clock.today():
+        raise ValidationFailed(field="found_on", code="in_future", message_zh="日期不能晚于今天",
+                               message_en="the date cannot be after today")
+    if Stay.objects.filter(person=person, state__in=list(OPEN_STAY_STATES)).exists():
+        raise _already(person.id)
+    plan = _plan(person, data.category, data.anchor_date, data.found_on, data.home_conditions_met)
+    if not plan.phases:  # the whole period passed before the person was found
+        raise DomainError(code="nothing_to_serve", status=409, field="anchor_date",
+                          message_zh=f"管控期限已满，{plan.release_test_on} 检测一次阴性即可解除",
+                          message_en=f"the whole period has passed: one negative test on {plan.release_test_on} "
+                                     "releases the person")
+    fields = _phase_fields(plan, 0)
+    central = fields["measure"] in CENTRAL_MEASURES
+    state = (StayState.AWAITING_TRANSFER if central
+             else StayState.ACTIVE if fields["starts_on"] <= clock.today() else StayState.PLANNED)
+    stay = Stay(person=person, area=person.area, category=data.category, anchor_date=data.anchor_date, state=state,
+                home_address="" if central else (data.home_address or person.current_address)[:200],
+                source_ref=data.source_ref[:60], source_case=data.source_case[:30], created_by=actor, **fields)
+    try:
+        with transaction.atomic():
+            stay.save()
+    except IntegrityError:
+        raise _already(person.id) from None
+    _history(stay, ChangeKind.CREATED, {}, actor, f"{plan.label_zh}，{plan.version}")
+    _publish(stay)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=stay,
+                 summary=f"{plan.label_zh}：{MEASURES[stay.measure][0]} {stay.starts_on} 至 {stay.ends_on or '—'}")
+    return stay
+
+
+def _stay(actor, stay_id: int) -> Stay:
+    stay = Stay.objects.select_for_update().filter(id=stay_id).select_related("area", "person__area").first()
+    if stay is None or not (stay.area.path.startswith(jurisdiction_path(actor))
+                            or (stay.site_id and Site.objects.filter(
+                                id=stay.site_id, area__path__startswith=jurisdiction_path(actor)).exists())):
+        raise NotFound("隔离管控记录", "stay", field="stay_id")
+    return stay
+
+
+@transaction.atomic
+def stay_reanchor(*, actor, stay_id: int, anchor_date: dt.date, reason: str) -> Stay:
+    """A later exposure found (a contact of a second case): the plan is recomputed from the new anchor, the stay's
+    dates and tests follow and the change is kept with the policy's explanation. An earlier anchor changes
+    nothing (the latest exposure counts)."""
+    require(actor, Capability.STAY_MANAGE, "调整隔离管控", "change stays")
+    stay = _stay(actor, stay_id)
+    if stay.state not in OPEN_STAY_STATES:
+        raise DomainError(code="stay_closed", status=409, field="stay_id", message_zh="该隔离管控已结束",
+                          message_en="the stay is over")
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写重新起算的原因",
+                               message_en="give the reason")
+    if anchor_date <= stay.anchor_date:
+        raise DomainError(code="not_later", status=409, field="anchor_date",
+                          message_zh="新的起算日期应晚于原日期（以末次暴露为准）",
+                          message_en="the new anchor must be later (the last exposure counts)")
+    if anchor_date > clock.today():
+        raise ValidationFailed(field="anchor_date", code="in_future", message_zh="日期不能晚于今天",
+                               message_en="the date cannot be after today")
+    before = _snapshot(stay)
+    plan = _plan(stay.person, stay.category, anchor_date, None, True)
+    index = next((i for i, p in enumerate(plan.phases) if p.measure == stay.measure), 0)
+    stay.anchor_date = anchor_date
+    for name, value in _phase_fields(plan, index).items():
+        setattr(stay, name, value)
+    stay.save()
+    _history(stay, ChangeKind.REANCHORED, before, actor, reason.strip())
+    _publish(stay)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
+                 summary=f"重新起算：{before['anchor_date']} → {anchor_date}，结束 {before['ends_on']} → {stay.ends_on}"
+                         f"（{reason.strip()}）")
+    return stay
+
+
+def _free_place(room: Room) -> bool:
+    if room.state not in (RoomState.FREE, RoomState.OCCUPIED):
+        return False
+    return Stay.objects.filter(room=room, state=StayState.ACTIVE).count() < room.capacity
+
+
+@transaction.atomic
+def stay_admit(*, actor, stay_id: int, room_id: int) -> Stay:
+    """The person arrives at the site (点对点 transfer done) and takes a room: a free room of an active site, or the
+    second place of a family room."""
+    require(actor, Capability.STAY_MANAGE, "办理入住", "admit people")
+    stay = _stay(actor, stay_id)
+    if stay.measure not in CENTRAL_MEASURES:
+        raise DomainError(code="not_central", status=409, field="stay_id", message_zh="居家管控不入住隔离点",
+                          message_en="a home measure has no room")
+    if stay.state not in (StayState.AWAITING_TRANSFER, StayState.IN_TRANSFER, StayState.PLANNED):
+        raise DomainError(code="bad_transition", status=409, field="stay_id",
+                          message_zh=f"“{StayState(stay.state).label}”的人员不能办理入住",
+                          message_en=f"a stay in state {stay.state} cannot be admitted")
+    room = Room.objects.select_for_update().select_related("site").filter(id=room_id).first()
+    if room is None or not room.site.area.path.startswith(jurisdiction_path(actor)):
+        raise NotFound("房间", "room", field="room_id")
+    if room.site.state != SiteState.ACTIVE:
+        raise DomainError(code="site_not_active", status=409, field="room_id", message_zh="隔离点未启用",
+                          message_en="the site is not active")
+    if not _free_place(room):
+        raise DomainError(code="room_taken", status=409, field="room_id", message_zh=f"房间 {room.number} 已有人或不可用",
+                          message_en=f"room {room.number} is taken or out of use")
+    before = _snapshot(stay)
+    stay.site, stay.room, stay.state, stay.admitted_at = room.site, room, StayState.ACTIVE, clock.now()
+    stay.save()
+    room.state = RoomState.OCCUPIED
+    room.save(update_fields=["state"])
+    _history(stay, ChangeKind.STATE, before, actor, f"入住 {room.site.name} {room.number}")
+    _publish(stay)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay, summary=f"入住 {room.site.name} {room.number}")
+    return stay
+
+
+def _leave(room: Room | None) -> None:
+    """A room left: to be cleaned once nobody is in it."""
+    if room is not None and not Stay.objects.filter(room=room, state=StayState.ACTIVE).exists():
+        Room.objects.filter(id=room.id).update(state=RoomState.CLEANING)
+
+
+@transaction.atomic
+def stay_move(*, actor, stay_id: int, room_id: int, reason: str) -> Stay:
+    """Another room (or site), with the reason; the old room goes to cleaning."""
+    require(actor, Capability.STAY_MANAGE, "调换房间", "move people")
+    stay = _stay(actor, stay_id)
+    if stay.state != StayState.ACTIVE or stay.room_id is None:
+        raise DomainError(code="not_in_room", status=409, field="stay_id", message_zh="此人未入住隔离点",
+                          message_en="the person is not in a room")
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写调换原因", message_en="give the reason")
+    room = Room.objects.select_for_update().select_related("site").filter(id=room_id).first()
+    if room is None or not room.site.area.path.startswith(jurisdiction_path(actor)):
+        raise NotFound("房间", "room", field="room_id")
+    if room.id == stay.room_id or room.site.state != SiteState.ACTIVE or not _free_place(room):
+        raise DomainError(code="room_taken", status=409, field="room_id", message_zh=f"房间 {room.number} 已有人或不可用",
+                          message_en=f"room {room.number} is taken or out of use")
+    before, old = _snapshot(stay), stay.room
+    stay.site, stay.room = room.site, room
+    stay.save()
+    Room.objects.filter(id=room.id).update(state=RoomState.OCCUPIED)
+    _leave(old)
+    _history(stay, ChangeKind.MOVED, before, actor, reason.strip())
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
+                 summary=f"调换房间 {old.number} → {room.site.name} {room.number}（{reason.strip()}）")
+    return stay
+
+
+# ---- release -----------------------------------------------------------------------------------------------------
+
+
+def outcome_of_test(person_id: int, day: dt.date, kind: str) -> str:
+    """What the person's test of that day says: negative, positive, pending (sampled, no result) or missing. A PCR
+    counts in any tube (pooled or single) sampled that day; an antigen test by its time."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    end = start + dt.timedelta(days=1)
+    if kind == "antigen":
+        results = set(AntigenResult.objects.filter(person_id=person_id, taken_at__gte=start, taken_at__lt=end)
+                      .values_list("result", flat=True))
+    else:
+        results = set(TubeMember.objects.filter(person_id=person_id, added_at__gte=start, added_at__lt=end,
+                                                removed_at__isnull=True).values_list("tube__result", flat=True))
+    if Result.POSITIVE in results:
+        return "positive"
+    if Result.NEGATIVE in results:
+        return "negative"
+    return "pending" if results else "missing"
+
+
+@dataclass
+class Release:
+    stay: Stay
+    next_stay: Stay | None
+
+
+@transaction.atomic
+def stay_release(*, actor, stay_id: int) -> Release:
+    """Release when the days are served and every test of the plan is negative; the room goes to cleaning, a
+    verification code is issued for the certificate, and the plan's next phase (home health monitoring ...) starts
+    at once as a stay of its own."""
+    require(actor, Capability.STAY_MANAGE, "解除隔离管控", "release people")
+    stay = _stay(actor, stay_id)
+    if stay.state != StayState.ACTIVE:
+        raise DomainError(code="bad_transition", status=409, field="stay_id",
+                          message_zh=f"“{StayState(stay.state).label}”的人员不能解除", message_en=f"a stay in state "
+                                                                                    f"{stay.state} cannot be released")
+    today = clock.today()
+    if stay.ends_on is None or today < stay.ends_on:
+        raise DomainError(code="days_not_served", status=409, field="stay_id",
+                          message_zh=f"管控期至 {stay.ends_on or '另行通知'}，尚未期满",
+                          message_en=f"the stay runs to {stay.ends_on or 'further notice'}")
+    outcomes = [(t["date"], t["kind"], outcome_of_test(stay.person_id, dt.date.fromisoformat(t["date"]), t["kind"]))
+                for t in stay.test_days]
+    bad = [(d, k, o) for d, k, o in outcomes if o != "negative"]
+    if bad:
+        positive = any(o == "positive" for _, _, o in bad)
+        raise DomainError(
+            code="positive_test" if positive else "tests_missing", status=409, field="stay_id",
+            message_zh=("有检测阳性，不能解除：" if positive else "检测未完成或无结果：")
+            + "、".join(f"{d}（{'阳性' if o == 'positive' else '待出结果' if o == 'pending' else '未检测'}）" for d, _, o in bad),
+            message_en=("a test is positive: " if positive else "tests missing or pending: ")
+            + ", ".join(f"{d} ({o})" for d, _, o in bad),
+            details=[{"date": d, "kind": k, "outcome": o} for d, k, o in bad])
+    before = _snapshot(stay)
+    stay.state, stay.released_at = StayState.RELEASED, clock.now()
+    stay.release_code = secrets.token_hex(4).upper()
+    stay.save()
+    _leave(stay.room)
+    _history(stay, ChangeKind.STATE, before, actor, "期满且检测均为阴性，解除")
+    _publish(stay)
+    plan = _plan(stay.person, stay.category, stay.anchor_date, None, True)
+    following = None
+    if stay.phase + 1 < len(plan.phases):
+        fields = _phase_fields(plan, stay.phase + 1)
+        following = Stay.objects.create(
+            person=stay.person, area=stay.area, category=stay.category, anchor_date=stay.anchor_date,
+            state=StayState.ACTIVE if fields["starts_on"] <= today + dt.timedelta(days=1) else StayState.PLANNED,
+            home_address=stay.home_address or stay.person.current_address[:200], source_ref=stay.source_ref,
+            source_case=stay.source_case, previous=stay, created_by=actor, **fields)
+        _history(following, ChangeKind.CREATED, {}, actor, f"接续 {MEASURES[stay.measure][0]}")
+        _publish(following)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
+                 summary=f"解除{MEASURES[stay.measure][0]}（核验码 {stay.release_code}）"
+                         + (f"，转{MEASURES[following.measure][0]}至 {following.ends_on}" if following else ""))
+    return Release(stay, following)

@@ -1,0 +1,185 @@
+"""Stays from the policy's plans with exact dates (V9 close contact 7+3, V20 5+3, V9 secondary contact 7 days at
+home with tests on days 1, 4 and 7), re-anchoring on a later exposure, sites that open only with their checklist
+complete, rooms that hold one person (two in a family room), and release only when the days are served and every
+test is negative, with the next phase started at once."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from shouwang.core.errors import DomainError
+from shouwang.quarantine.enums import CHECKLIST
+from shouwang.quarantine.models import Room, Stay, StayChange
+from shouwang.quarantine.services import (
+    StayInput,
+    rooms_add,
+    site_check,
+    site_create,
+    site_set_state,
+    stay_admit,
+    stay_move,
+    stay_reanchor,
+    stay_release,
+    stay_start,
+)
+from shouwang.status.services import status_get
+from shouwang.testing.models import Tube, TubeMember
+from shouwang.testing.services import RoundInput, lab_create, round_create
+
+
+def on(settings, day: str) -> None:
+    settings.SHOUWANG_TODAY = day
+
+
+def planned_tests(stay) -> list[tuple[str, int]]:
+    return [(t["date"][5:], t["day"]) for t in stay.test_days]
+
+
+@pytest.fixture
+def site(county, settings):
+    on(settings, "2022-07-11")
+    hq = county.hq
+    site = site_create(actor=hq, name="城关宾馆隔离点", kind="hotel", area_id=county.grid_a.id, staff=12)
+    rooms_add(actor=hq, site_id=site.id, floors={3: ["301", "302"], 4: ["401"]}, family_rooms=("401",))
+    return site
+
+
+def test_v9_close_contact_is_seven_days_central_then_three_days_home_monitoring(county, settings, site):
+    on(settings, "2022-07-11")
+    person = county.person(name="密接甲", seq=1)
+    stay = stay_start(actor=county.hq, data=StayInput(person_id=person.id, category="close_contact",
+                                                      anchor_date=dt.date(2022, 7, 10), source_ref="contact:1"))
+    assert (stay.measure, stay.state, stay.policy_version, stay.starts_on, stay.ends_on) == (
+        "central_quarantine", "awaiting_transfer", "V9", dt.date(2022, 7, 11), dt.date(2022, 7, 17))
+    assert planned_tests(stay) == [("07-11", 1), ("07-12", 2), ("07-13", 3), ("07-15", 5), ("07-17", 7)]
+    assert status_get(person.id).rule == "K2"  # red from the day the measure is decided
+
+
+def test_v20_close_contact_is_five_days_central_then_three_days_home_quarantine(county, settings):
+    on(settings, "2022-11-15")
+    person = county.person(name="密接乙", seq=2)
+    stay = stay_start(actor=county.hq, data=StayInput(person_id=person.id, category="close_contact",
+                                                      anchor_date=dt.date(2022, 11, 14)))
+    assert (stay.measure, stay.policy_version, stay.starts_on, stay.ends_on) == (
+        "central_quarantine", "V20", dt.date(2022, 11, 15), dt.date(2022, 11, 19))
+    assert planned_tests(stay) == [("11-15", 1), ("11-16", 2), ("11-17", 3), ("11-19", 5)]
+
+
+def test_v9_secondary_contact_is_seven_days_at_home_with_tests_on_days_one_four_and_seven(county, settings):
+    on(settings, "2022-07-11")
+    person = county.person(name="次密丙", seq=3)
+    stay = stay_start(actor=county.hq, data=StayInput(person_id=person.id, category="secondary_contact",
+                                                      anchor_date=dt.date(2022, 7, 10), home_address="1-101"))
+    assert (stay.measure, stay.state, stay.starts_on, stay.ends_on, stay.home_address) == (
+        "home_quarantine", "active", dt.date(2022, 7, 11), dt.date(2022, 7, 17), "1-101")
+    assert planned_tests(stay) == [("07-11", 1), ("07-14", 4), ("07-17", 7)]
+    with pytest.raises(DomainError) as twice:
+        stay_start(actor=county.hq, data=StayInput(person_id=person.id, category="close_contact",
+                                                   anchor_date=dt.date(2022, 7, 10)))
+    assert (twice.value.code, twice.value.status) == ("stay_open", 409)
+
+
+def test_a_later_exposure_re_anchors_the_stay_and_keeps_the_history(county, settings, site):
+    on(settings, "2022-07-12")
+    person = county.person(name="密接丁", seq=4)
+    stay = stay_start(actor=county.hq, data=StayInput(person_id=person.id, category="close_contact",
+                                                      anchor_date=dt.date(2022, 7, 10)))
+    with pytest.raises(DomainError) as earlier:
+        stay_reanchor(actor=county.hq, stay_id=stay.id, anchor_date=dt.date(2022, 7, 9), reason="x")
+    assert earlier.value.code == "not_later"
+    stay = stay_reanchor(actor=county.hq, stay_id=stay.id, anchor_date=dt.date(2022, 7, 12),
+                         reason="第二例病例的密接，末次暴露 07-12")
+    assert (stay.anchor_date, stay.starts_on, stay.ends_on) == (
+        dt.date(2022, 7, 12), dt.date(2022, 7, 13), dt.date(2022, 7, 19))
+    change = StayChange.objects.filter(stay=stay, kind="reanchored").get()
+    assert (change.before["ends_on"], change.after["ends_on"], change.reason) == (
+        "2022-07-17", "2022-07-19", "第二例病例的密接，末次暴露 07-12")
+
+
+def test_a_site_opens_only_with_its_checklist_and_rooms_hold_one_or_a_family(county, settings, site):
+    hq = county.hq
+    site_set_state(actor=hq, site_id=site.id, state="activating")
+    site_check(actor=hq, site_id=site.id, items={"clean_zone": True, "buffer_zone": True})
+    with pytest.raises(DomainError) as incomplete:
+        site_set_state(actor=hq, site_id=site.id, state="active")
+    assert (incomplete.value.code, len(incomplete.value.details)) == ("checklist_incomplete", 7)
+    site_check(actor=hq, site_id=site.id, items=dict.fromkeys(CHECKLIST, True))
+    site_set_state(actor=hq, site_id=site.id, state="active")
+    people = [county.person(name=f"隔离{i}", seq=10 + i) for i in range(4)]
+    stays = [stay_start(actor=hq, data=StayInput(person_id=p.id, category="close_contact",
+                                                 anchor_date=dt.date(2022, 7, 10))) for p in people]
+    rooms = {r.number: r for r in Room.objects.filter(site=site)}
+    stay_admit(actor=hq, stay_id=stays[0].id, room_id=rooms["301"].id)
+    with pytest.raises(DomainError) as taken:
+        stay_admit(actor=hq, stay_id=stays[1].id, room_id=rooms["301"].id)
+    assert (taken.value.code, taken.value.field) == ("room_taken", "room_id")
+    stay_admit(actor=hq, stay_id=stays[1].id, room_id=rooms["401"].id)
+    stay_admit(actor=hq, stay_id=stays[2].id, room_id=rooms["401"].id)  # a family room takes two
+    with pytest.raises(DomainError):
+        stay_admit(actor=hq, stay_id=stays[3].id, room_id=rooms["401"].id)
+    stay_move(actor=hq, stay_id=stays[0].id, room_id=rooms["302"].id, reason="空调故障")
+    assert dict(Room.objects.filter(site=site).values_list("number", "state")) == {
+        "301": "cleaning", "302": "occupied", "401": "occupied"}
+    with pytest.raises(DomainError) as busy:
+        site_set_state(actor=hq, site_id=site.id, state="closing")
+        site_set_state(actor=hq, site_id=site.id, state="closed")
+    assert busy.value.code == "site_in_use"
+
+
+def negative_tube(county, person, day: dt.date, barcode: str, result: str = "negative"):
+    """A single tube for the person sampled that day, resulted as given (written as the lab flow would)."""
+    when = timezone.make_aware(dt.datetime.combine(day, dt.time(8)))
+    rnd = round_create(actor=county.hq, data=RoundInput(name=f"隔离点检测{barcode}", area_ids=[county.grid_a.id],
+                                                        starts_at=when, deadline=when + dt.timedelta(hours=12)))
+    lab = lab_create(actor=county.hq, name=f"实验室{barcode}", area_id=county.county.id)
+    tube = Tube.objects.create(barcode=barcode, round=rnd, pool_mode="single", pool_size=1, state="resulted",
+                               opened_at=when, lab=lab, result=result, resulted_at=when)
+    TubeMember.objects.create(tube=tube, round=rnd, person=person, position=1, added_at=when)
+
+
+def test_release_needs_the_days_served_and_every_test_negative_and_starts_the_next_phase(county, settings, site):
+    hq = county.hq
+    site_set_state(actor=hq, site_id=site.id, state="activating")
+    site_check(actor=hq, site_id=site.id, items=dict.fromkeys(CHECKLIST, True))
+    site_set_state(actor=hq, site_id=site.id, state="active")
+    person = county.person(name="密接戊", seq=20)
+    stay = stay_start(actor=hq, data=StayInput(person_id=person.id, category="close_contact",
+                                               anchor_date=dt.date(2022, 7, 10)))
+    room = Room.objects.get(site=site, number="301")
+    stay_admit(actor=hq, stay_id=stay.id, room_id=room.id)
+    on(settings, "2022-07-16")
+    with pytest.raises(DomainError) as early:
+        stay_release(actor=hq, stay_id=stay.id)
+    assert early.value.code == "days_not_served"
+    on(settings, "2022-07-17")
+    for i, day in enumerate((11, 12, 13, 15)):
+        negative_tube(county, person, dt.date(2022, 7, day), f"Q{i}")
+    with pytest.raises(DomainError) as missing:
+        stay_release(actor=hq, stay_id=stay.id)
+    assert (missing.value.code, missing.value.details) == (
+        "tests_missing", [{"date": "2022-07-17", "kind": "pcr", "outcome": "missing"}])
+    negative_tube(county, person, dt.date(2022, 7, 17), "Q9")
+    done = stay_release(actor=hq, stay_id=stay.id)
+    assert (done.stay.state, len(done.stay.release_code)) == ("released", 8)
+    nxt = done.next_stay
+    assert (nxt.measure, nxt.state, nxt.starts_on, nxt.ends_on, planned_tests(nxt), nxt.previous_id) == (
+        "home_health_monitoring", "active", dt.date(2022, 7, 18), dt.date(2022, 7, 20), [("07-20", 3)], stay.id)
+    assert Room.objects.get(id=room.id).state == "cleaning"
+    assert Stay.objects.filter(person=person).count() == 2
+    assert status_get(person.id).rule == "K4"  # yellow: home health monitoring
+
+
+def test_a_positive_test_blocks_the_release(county, settings, site):
+    hq = county.hq
+    on(settings, "2022-07-11")
+    person = county.person(name="次密己", seq=21)
+    stay = stay_start(actor=hq, data=StayInput(person_id=person.id, category="secondary_contact",
+                                               anchor_date=dt.date(2022, 7, 10)))
+    on(settings, "2022-07-17")
+    negative_tube(county, person, dt.date(2022, 7, 11), "S1")
+    negative_tube(county, person, dt.date(2022, 7, 14), "S2", result="positive")
+    negative_tube(county, person, dt.date(2022, 7, 17), "S3")
+    with pytest.raises(DomainError) as positive:
+        stay_release(actor=hq, stay_id=stay.id)
+    assert (positive.value.code, [d["outcome"] for d in positive.value.details]) == ("positive_test", ["positive"])
