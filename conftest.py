@@ -61,6 +61,17 @@ class County:
 
 
 @pytest.fixture(autouse=True)
+def _business_afternoon(settings):
+    """With a pinned business date, the business clock starts at 15:00 on it (clock.SHOUWANG_TIME), not at the
+    real time of day: a test must not pass at noon and fail at midnight (a lab time of 11:00 is "in the future" at
+    00:05). Tests that need another moment pin clock.now themselves."""
+    settings.SHOUWANG_TIME = "15:00"
+    from shouwang.core import clock
+
+    clock._STARTED = clock.timezone.now()
+
+
+@pytest.fixture(autouse=True)
 def _own_scan_index(settings, tmp_path_factory):
     """Each test's companion engine keeps its files apart (a case report queries it), never in var/."""
     settings.SHOUWANG_SCAN_INDEX_DIR = str(tmp_path_factory.mktemp("scan-index"))

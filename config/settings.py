@@ -155,6 +155,7 @@ LOGGING = {
 
 # The business date ("YYYY-MM-DD"): empty means today; the demo pins it to a day of 2022 (see core/clock.py).
 SHOUWANG_TODAY = env_str("SHOUWANG_TODAY", "")
+SHOUWANG_TIME = env_str("SHOUWANG_TIME", "")  # HH:MM: with SHOUWANG_TODAY, the business clock starts there
 
 # Uploaded workbooks waiting for confirmation (default VAR_DIR/imports).
 SHOUWANG_IMPORTS_DIR = env_str("SHOUWANG_IMPORTS_DIR", "")

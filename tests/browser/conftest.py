@@ -53,7 +53,7 @@ def live_env():
     var_dir = Path(tempfile.mkdtemp(prefix="sw-browser-"))
     env = {**os.environ, "SHOUWANG_VAR_DIR": str(var_dir), "SHOUWANG_TESTING": "1",
            "DATABASE_URL": _browser_database_url(var_dir), "DEBUG": "0", "AXES_FAILURE_LIMIT": "50",
-           "SHOUWANG_TODAY": "2022-07-15"}  # as in the demo: July 2022, under V9
+           "SHOUWANG_TODAY": "2022-07-15", "SHOUWANG_TIME": "15:40"}  # as in the demo: July 2022, under V9
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "demo_data", "--seed", "3", "--people", "3000", "--quiet"], env=env, check=True,
