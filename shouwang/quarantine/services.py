@@ -9,7 +9,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
@@ -288,10 +288,14 @@ def stay_reanchor(*, actor, stay_id: int, anchor_date: dt.date, reason: str) -> 
     return stay
 
 
-def _free_place(room: Room) -> bool:
+def _free_place(room: Room, stay: Stay | None = None) -> bool:
+    """A place in the room for this stay: the room reserved for it, or a room in use with fewer open stays (active
+    or reserved by allocation) than it holds."""
+    if stay is not None and stay.room_id == room.id:
+        return True
     if room.state not in (RoomState.FREE, RoomState.OCCUPIED):
         return False
-    return Stay.objects.filter(room=room, state=StayState.ACTIVE).count() < room.capacity
+    return Stay.objects.filter(room=room, state__in=list(OPEN_STAY_STATES)).count() < room.capacity
 
 
 @transaction.atomic
@@ -313,7 +317,7 @@ def stay_admit(*, actor, stay_id: int, room_id: int) -> Stay:
     if room.site.state != SiteState.ACTIVE:
         raise DomainError(code="site_not_active", status=409, field="room_id", message_zh="隔离点未启用",
                           message_en="the site is not active")
-    if not _free_place(room):
+    if not _free_place(room, stay):
         raise DomainError(code="room_taken", status=409, field="room_id", message_zh=f"房间 {room.number} 已有人或不可用",
                           message_en=f"room {room.number} is taken or out of use")
     before = _snapshot(stay)
@@ -437,3 +441,144 @@ def stay_release(*, actor, stay_id: int) -> Release:
                  summary=f"解除{MEASURES[stay.measure][0]}（核验码 {stay.release_code}）"
                          + (f"，转{MEASURES[following.measure][0]}至 {following.ends_on}" if following else ""))
     return Release(stay, following)
+
+
+# ---- allocation -------------------------------------------------------------------------------------------------
+
+CARE_AGE = 14  # a child this age or younger stays with a carer in a family room (P12)
+
+
+@dataclass
+class Placement:
+    stay_id: int
+    room_id: int
+    site_id: int
+    floor: int
+    number: str
+
+
+@dataclass
+class Allocation:
+    placed: list[Placement]
+    unplaced: list[dict]  # {"stay_id", "reason"}
+
+
+def _age(birth: dt.date | None, on: dt.date) -> int | None:
+    if birth is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def allocate_rooms(*, actor, stay_ids: list[int], site_ids: list[int] | None = None, apply: bool = False
+                   ) -> Allocation:
+    """Rooms for a batch of incoming people (awaiting transfer to central quarantine), by the rules of the sites:
+    one person per room, except a child of CARE_AGE or younger with one carer of the household (a family room);
+    a household's rooms on one floor; a floor kept for the contacts of one source case where possible (a floor
+    already holding that case's people first, then an empty floor, then any); no site beyond its staff's
+    capacity (staff × persons per staff; no staff recorded: no limit). With `apply`, the rooms are reserved for
+    the stays (admission later confirms them), all or nothing."""
+    require(actor, Capability.STAY_MANAGE, "分配房间", "allocate rooms")
+    path, today = jurisdiction_path(actor), clock.today()
+    with transaction.atomic():
+        stays = list(Stay.objects.select_for_update().filter(id__in=stay_ids, area__path__startswith=path)
+                     .select_related("person"))
+        found = {s.id for s in stays}
+        unplaced = [{"stay_id": sid, "reason": "not_found"} for sid in stay_ids if sid not in found]
+        waiting = [s for s in stays if s.measure in CENTRAL_MEASURES and s.room_id is None
+                   and s.state in (StayState.AWAITING_TRANSFER, StayState.IN_TRANSFER, StayState.PLANNED)]
+        waiting_ids = {s.id for s in waiting}
+        unplaced += [{"stay_id": s.id, "reason": "not_waiting"} for s in stays if s.id not in waiting_ids]
+        sites = Site.objects.filter(state=SiteState.ACTIVE, area__path__startswith=path)
+        if site_ids:
+            sites = sites.filter(id__in=site_ids)
+        sites = {x.id: x for x in sites.order_by("name")}
+        used: dict[int, int] = dict.fromkeys(sites, 0)  # open stays per site
+        taken: dict[int, int] = {}  # room -> open stays in it
+        floor_case: dict[tuple[int, int], set[str]] = {}  # (site, floor) -> source cases there
+        for room_id, site_id, floor, case in (Stay.objects.filter(site_id__in=sites, state__in=list(OPEN_STAY_STATES))
+                                              .values_list("room_id", "site_id", "room__floor", "source_case")):
+            used[site_id] += 1
+            if room_id:
+                taken[room_id] = taken.get(room_id, 0) + 1
+                floor_case.setdefault((site_id, floor), set()).add(case)
+        free: dict[tuple[int, int], list[Room]] = {}  # (site, floor) -> rooms with a place, by number
+        for room in (Room.objects.filter(site_id__in=sites, state__in=[RoomState.FREE, RoomState.OCCUPIED])
+                     .order_by("site__name", "floor", "number")):
+            if taken.get(room.id, 0) < room.capacity:
+                free.setdefault((room.site_id, room.floor), []).append(room)
+        limit = {sid: (x.staff * x.persons_per_staff if x.staff else None) for sid, x in sites.items()}
+        # groups: by source case, then household (a person without a household alone)
+        by_case: dict[str, dict[int, list[Stay]]] = {}
+        for s in sorted(waiting, key=lambda s: s.id):
+            by_case.setdefault(s.source_case, {}).setdefault(s.person.household_id or -s.person_id, []).append(s)
+        placed: list[Placement] = []
+        for case, households in sorted(by_case.items(), key=lambda kv: -sum(len(v) for v in kv[1].values())):
+            for members in households.values():
+                needs = _rooms_needed(members, today)
+                spot = _pick_floor(free, floor_case, used, limit, case, needs)
+                if spot is None:
+                    unplaced += [{"stay_id": s.id, "reason": "no_room"} for s in members]
+                    continue
+                rooms = free[spot]
+                for group in needs:
+                    room = next(r for r in rooms if r.capacity >= len(group))
+                    rooms.remove(room)
+                    for s in group:
+                        placed.append(Placement(s.id, room.id, room.site_id, room.floor, room.number))
+                    used[spot[0]] += len(group)
+                floor_case.setdefault(spot, set()).add(case)
+        if apply:
+            if unplaced:
+                raise DomainError(code="not_all_placed", status=409, field="stay_ids",
+                                  message_zh=f"有{len(unplaced)}人无法安排房间，未作分配",
+                                  message_en=f"{len(unplaced)} people could not be placed; nothing was allocated",
+                                  details=unplaced)
+            stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+            table = connection.ops.quote_name(Stay._meta.db_table)
+            with connection.cursor() as cursor:  # one prepared UPDATE (bulk_update's CASE chains cost seconds)
+                cursor.executemany(f"UPDATE {table} SET site_id = %s, room_id = %s, updated_at = %s WHERE id = %s",
+                                   [(p.site_id, p.room_id, stamp, p.stay_id) for p in placed])
+            audit_record(actor=actor, action=AuditAction.UPDATE, object_type="quarantine.stay",
+                         object_id=",".join(str(p.stay_id) for p in placed[:10])[:60],
+                         summary=f"分配房间 {len(placed)} 人")
+        return Allocation(placed, unplaced)
+
+
+def _rooms_needed(members: list[Stay], today: dt.date) -> list[list[Stay]]:
+    """A household's rooms: each child of CARE_AGE or younger shares a family room with one adult of the household
+    (while adults remain), everyone else alone."""
+    young = {s.id for s in members if (_age(s.person.birth_date, today) or 99) <= CARE_AGE}
+    children = [s for s in members if s.id in young]
+    adults = [s for s in members if s.id not in young]
+    groups = []
+    for child in children:
+        groups.append([child, adults.pop(0)] if adults else [child])
+    groups += [[a] for a in adults]
+    return groups
+
+
+def _pick_floor(free, floor_case, used, limit, case: str, needs: list[list[Stay]]):
+    """The floor for a household: one of this case's floors, else an empty floor, else any floor, with the rooms
+    (family rooms for the pairs) and within the site's staff capacity. Floors in site and floor order."""
+    people = sum(len(g) for g in needs)
+    pairs = sum(1 for g in needs if len(g) == 2)
+
+    def fits(spot) -> bool:
+        rooms = free.get(spot)
+        if not rooms or len(rooms) < len(needs):
+            return False
+        site = spot[0]
+        if limit[site] is not None and used[site] + people > limit[site]:
+            return False
+        return pairs == 0 or sum(1 for r in rooms if r.capacity >= 2) >= pairs
+
+    for spot in sorted(sp for sp, cases in floor_case.items() if case in cases):
+        if fits(spot):
+            return spot
+    for spot in free:  # dicts keep the site and floor order they were filled in
+        if not floor_case.get(spot) and fits(spot):
+            return spot
+    for spot in free:
+        if fits(spot):
+            return spot
+    return None

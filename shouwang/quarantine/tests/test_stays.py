@@ -183,3 +183,45 @@ def test_a_positive_test_blocks_the_release(county, settings, site):
     with pytest.raises(DomainError) as positive:
         stay_release(actor=hq, stay_id=stay.id)
     assert (positive.value.code, [d["outcome"] for d in positive.value.details]) == ("positive_test", ["positive"])
+
+
+def test_allocation_keeps_households_on_a_floor_floors_per_source_case_and_a_child_with_a_carer(county, settings):
+    from shouwang.areas.services import household_get_or_create
+    from shouwang.quarantine.selectors import occupancy
+    from shouwang.quarantine.services import allocate_rooms
+
+    on(settings, "2022-07-11")
+    hq = county.hq
+    site = site_create(actor=hq, name="县党校隔离点", kind="fixed", area_id=county.grid_a.id, staff=1,
+                       persons_per_staff=6)
+    rooms_add(actor=hq, site_id=site.id, floors={2: ["201", "202", "203"], 3: ["301", "302", "303"],
+                                                 4: ["401"]}, family_rooms=("302",))
+    site_set_state(actor=hq, site_id=site.id, state="activating")
+    site_check(actor=hq, site_id=site.id, items=dict.fromkeys(CHECKLIST, True))
+    site_set_state(actor=hq, site_id=site.id, state="active")
+    family = household_get_or_create(area=county.building_a, room="2-201")
+    mother = county.person(name="母亲", seq=31, household=family, area=county.building_a, birth=dt.date(1990, 1, 1))
+    child = county.person(name="孩子", seq=32, household=family, area=county.building_a, birth=dt.date(2015, 5, 1))
+    father = county.person(name="父亲", seq=33, household=family, area=county.building_a, birth=dt.date(1988, 1, 1))
+    a1, a2 = (county.person(name=f"甲案{i}", seq=40 + i) for i in range(2))
+    b1 = county.person(name="乙案1", seq=50)
+    extra = county.person(name="超员", seq=51)
+
+    def start(p, case):
+        return stay_start(actor=hq, data=StayInput(person_id=p.id, category="close_contact",
+                                                   anchor_date=dt.date(2022, 7, 10), source_case=case)).id
+
+    ids = [start(p, "BL-A") for p in (mother, child, father, a1, a2)] + [start(b1, "BL-B"), start(extra, "BL-B")]
+    got = allocate_rooms(actor=hq, stay_ids=ids)
+    rooms = {Stay.objects.get(id=p.stay_id).person.name: (p.floor, p.number) for p in got.placed}
+    assert rooms == {"孩子": (3, "302"), "母亲": (3, "302"), "父亲": (3, "301"), "甲案0": (3, "303"),
+                     "甲案1": (2, "201"), "乙案1": (4, "401")}  # the staff's capacity (1 x 6) stops the seventh
+    assert got.unplaced == [{"stay_id": ids[-1], "reason": "no_room"}]
+    with pytest.raises(DomainError) as partial:
+        allocate_rooms(actor=hq, stay_ids=ids, apply=True)
+    assert partial.value.code == "not_all_placed"
+    done = allocate_rooms(actor=hq, stay_ids=ids[:-1], apply=True)
+    assert (len(done.placed), Stay.objects.filter(room__isnull=False).count()) == (6, 6)
+    stay_admit(actor=hq, stay_id=ids[0], room_id=Room.objects.get(site=site, number="302").id)  # as reserved
+    (occ,) = occupancy(hq)
+    assert (occ.rooms, occ.places, occ.occupied, occ.free_rooms, occ.cleaning) == (7, 8, 6, 2, 0)

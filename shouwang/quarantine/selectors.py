@@ -1,0 +1,49 @@
+"""Reads of the quarantine domain: occupancy per site (rooms, places, people, free rooms) from grouped queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+
+from shouwang.accounts.scoping import jurisdiction_path
+from shouwang.quarantine.enums import OPEN_STAY_STATES, RoomState
+from shouwang.quarantine.models import Room, Site, Stay
+
+
+@dataclass
+class SiteOccupancy:
+    site: Site
+    rooms: int
+    places: int
+    occupied: int  # people in the site (active) or on their way (reserved)
+    free_rooms: int
+    cleaning: int
+    out_of_service: int
+
+
+def occupancy(user) -> list[SiteOccupancy]:
+    """Rooms, places and people per site of the jurisdiction: three grouped queries, whatever the number of rooms."""
+
+    path = jurisdiction_path(user)
+    sites = list(Site.objects.filter(area__path__startswith=path).order_by("name"))
+    ids = [x.id for x in sites]
+    rooms: dict[int, dict] = {}
+    for site_id, state, n, places in (Room.objects.filter(site_id__in=ids).values_list("site_id", "state")
+                                      .annotate(n=Count("id"), places=Sum("capacity")).order_by()):
+        rooms.setdefault(site_id, {})[state] = (n, places)
+    people = dict(Stay.objects.filter(site_id__in=ids, state__in=list(OPEN_STAY_STATES)).values_list("site_id")
+                  .annotate(n=Count("id")).order_by())
+    rooms_with_people = dict(Stay.objects.filter(site_id__in=ids, state__in=list(OPEN_STAY_STATES),
+                                                 room__isnull=False).values_list("site_id")
+                             .annotate(n=Count("room_id", distinct=True)).order_by())
+    out = []
+    for x in sites:
+        r = rooms.get(x.id, {})
+        total = sum(n for n, _ in r.values())
+        usable = sum(r.get(s, (0, 0))[0] for s in (RoomState.FREE, RoomState.OCCUPIED))
+        out.append(SiteOccupancy(
+            site=x, rooms=total, places=sum(p or 0 for _, p in r.values()), occupied=people.get(x.id, 0),
+            free_rooms=usable - rooms_with_people.get(x.id, 0), cleaning=r.get(RoomState.CLEANING, (0, 0))[0],
+            out_of_service=r.get(RoomState.OUT_OF_SERVICE, (0, 0))[0]))
+    return out
