@@ -74,3 +74,16 @@ class ChangeKind(models.TextChoices):
     STATE = "state", _("状态变更")
     MOVED = "moved", _("调换房间")
     REANCHORED = "reanchored", _("重新起算")
+
+
+class Vehicle(models.TextChoices):
+    AMBULANCE = "ambulance", _("负压救护车")
+    BUS = "bus", _("转运大巴")
+    CAR = "car", _("转运专车")
+
+
+class TransferState(models.TextChoices):
+    REQUESTED = "requested", _("待接")
+    PICKED_UP = "picked_up", _("已接上")
+    ARRIVED = "arrived", _("已送达")
+    CANCELLED = "cancelled", _("已取消")

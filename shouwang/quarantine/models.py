@@ -8,7 +8,16 @@ from django.db.models import Q
 from shouwang.areas.models import Area
 from shouwang.core.models import BaseModel
 from shouwang.people.models import Person
-from shouwang.quarantine.enums import OPEN_STAY_STATES, ChangeKind, RoomState, SiteKind, SiteState, StayState
+from shouwang.quarantine.enums import (
+    OPEN_STAY_STATES,
+    ChangeKind,
+    RoomState,
+    SiteKind,
+    SiteState,
+    StayState,
+    TransferState,
+    Vehicle,
+)
 
 USER = settings.AUTH_USER_MODEL
 
@@ -98,3 +107,27 @@ class StayChange(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class Transfer(BaseModel):
+    """点对点闭环转运: one vehicle run from a pickup address to a site, for one person or a group (their stays)."""
+
+    code = models.CharField("转运单号", max_length=30, unique=True)
+    stays = models.ManyToManyField(Stay, related_name="transfers")
+    pickup_address = models.CharField("接送地址", max_length=200)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="transfers")
+    vehicle = models.CharField("车辆", max_length=20, choices=Vehicle.choices)
+    plate = models.CharField("车牌", max_length=20, blank=True)
+    driver = models.CharField("司机", max_length=50, blank=True)
+    escort = models.CharField("随车人员", max_length=50, blank=True)
+    state = models.CharField("状态", max_length=20, choices=TransferState.choices, default=TransferState.REQUESTED)
+    requested_at = models.DateTimeField("申请时间")
+    due_at = models.DateTimeField("时限")  # the policy's limit for the first person's category
+    picked_up_at = models.DateTimeField("接上时间", null=True, blank=True)
+    arrived_at = models.DateTimeField("送达时间", null=True, blank=True)
+    closed_loop = models.BooleanField("闭环", null=True)  # checked on arrival
+    note = models.CharField("说明", max_length=300, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "due_at"])]

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Sum
 
 from shouwang.accounts.scoping import jurisdiction_path
-from shouwang.quarantine.enums import OPEN_STAY_STATES, RoomState
-from shouwang.quarantine.models import Room, Site, Stay
+from shouwang.core import clock
+from shouwang.quarantine.enums import OPEN_STAY_STATES, RoomState, TransferState
+from shouwang.quarantine.models import Room, Site, Stay, Transfer
 
 
 @dataclass
@@ -47,3 +48,11 @@ def occupancy(user) -> list[SiteOccupancy]:
             free_rooms=usable - rooms_with_people.get(x.id, 0), cleaning=r.get(RoomState.CLEANING, (0, 0))[0],
             out_of_service=r.get(RoomState.OUT_OF_SERVICE, (0, 0))[0]))
     return out
+
+
+def transfers_overdue(user, *, now=None) -> list:
+    """Transfers not yet arrived past the policy's limit, oldest first (HQ's list)."""
+    now = now or clock.now()
+    return list(Transfer.objects.filter(site__area__path__startswith=jurisdiction_path(user),
+                                        state__in=[TransferState.REQUESTED, TransferState.PICKED_UP], due_at__lt=now)
+                .select_related("site").order_by("due_at"))

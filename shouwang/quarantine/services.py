@@ -33,8 +33,10 @@ from shouwang.quarantine.enums import (
     SiteKind,
     SiteState,
     StayState,
+    TransferState,
+    Vehicle,
 )
-from shouwang.quarantine.models import Room, Site, Stay, StayChange
+from shouwang.quarantine.models import Room, Site, Stay, StayChange, Transfer
 from shouwang.status.services import fact_publish, fact_withdraw
 from shouwang.testing.enums import Result
 from shouwang.testing.models import AntigenResult, TubeMember
@@ -582,3 +584,125 @@ def _pick_floor(free, floor_case, used, limit, case: str, needs: list[list[Stay]
         if fits(spot):
             return spot
     return None
+
+
+# ---- transfers (点对点闭环转运) -------------------------------------------------------------------------------------
+
+
+def _transfer_hours(person: Person) -> int:
+    try:
+        return int(_rules(person).param("contact_transfer_hours").value)
+    except (DomainError, KeyError):
+        return 12
+
+
+def _transfer_code(day: dt.date) -> str:
+    prefix = f"ZY{day:%Y%m%d}-"
+    last = Transfer.objects.filter(code__startswith=prefix).order_by("-code").values_list("code", flat=True).first()
+    return f"{prefix}{int(last.rsplit('-', 1)[1]) + 1 if last else 1:03d}"
+
+
+@transaction.atomic
+def transfer_request(*, actor, stay_ids: list[int], site_id: int, pickup_address: str, vehicle: str,
+                     plate: str = "", driver: str = "", escort: str = "") -> Transfer:
+    """A run for one person or a group awaiting transfer to a site; its time limit is the policy's
+    (contact_transfer_hours from the request)."""
+    require(actor, Capability.STAY_MANAGE, "安排转运", "arrange transfers")
+    if vehicle not in Vehicle.values:
+        raise ValidationFailed(field="vehicle", code="invalid_choice", message_zh="车辆类型不存在",
+                               message_en="unknown vehicle")
+    if not (pickup_address or "").strip():
+        raise ValidationFailed(field="pickup_address", code="required", message_zh="请填写接送地址",
+                               message_en="give the pickup address")
+    if not stay_ids:
+        raise ValidationFailed(field="stay_ids", code="required", message_zh="请选择转运人员",
+                               message_en="choose the people to transfer")
+    site = _visible_site(actor, site_id)
+    if site.state != SiteState.ACTIVE:
+        raise DomainError(code="site_not_active", status=409, field="site_id", message_zh="隔离点未启用",
+                          message_en="the site is not active")
+    stays = [_stay(actor, sid) for sid in dict.fromkeys(stay_ids)]
+    wrong = [s.id for s in stays if s.state != StayState.AWAITING_TRANSFER or s.measure not in CENTRAL_MEASURES]
+    if wrong:
+        raise DomainError(code="not_awaiting_transfer", status=409, field="stay_ids",
+                          message_zh="有人员不在待转运状态", message_en="some people are not awaiting transfer",
+                          details=[{"stay_id": sid} for sid in wrong])
+    busy = Transfer.objects.filter(stays__in=stays, state__in=[TransferState.REQUESTED, TransferState.PICKED_UP])
+    if busy.exists():
+        raise DomainError(code="already_requested", status=409, field="stay_ids", message_zh="有人员已在转运单中",
+                          message_en="some people already have a transfer")
+    now = clock.now()
+    transfer = Transfer.objects.create(
+        code=_transfer_code(timezone.localdate(now)), pickup_address=pickup_address.strip()[:200], site=site,
+        vehicle=vehicle, plate=plate.strip()[:20], driver=driver.strip()[:50], escort=escort.strip()[:50],
+        requested_at=now, due_at=now + dt.timedelta(hours=_transfer_hours(stays[0].person)), created_by=actor)
+    transfer.stays.set(stays)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=transfer,
+                 summary=f"转运 {transfer.code}：{len(stays)} 人 → {site.name}（{Vehicle(vehicle).label}）")
+    return transfer
+
+
+def _visible_transfer(actor, transfer_id: int) -> Transfer:
+    transfer = (Transfer.objects.select_for_update().filter(id=transfer_id,
+                                                            site__area__path__startswith=jurisdiction_path(actor))
+                .first())
+    if transfer is None:
+        raise NotFound("转运单", "transfer", field="transfer_id")
+    return transfer
+
+
+def _moment(value: dt.datetime | None, field: str) -> dt.datetime:
+    now = clock.now()
+    when = value or now
+    if when > now + dt.timedelta(minutes=10):
+        raise ValidationFailed(field=field, code="in_future", message_zh="时间不能晚于现在",
+                               message_en="the time cannot be in the future")
+    return when
+
+
+@transaction.atomic
+def transfer_pickup(*, actor, transfer_id: int, at: dt.datetime | None = None, plate: str = "", driver: str = "",
+                    escort: str = "") -> Transfer:
+    """The vehicle has the people: their stays are in transfer."""
+    require(actor, Capability.STAY_MANAGE, "登记转运", "record transfers")
+    transfer = _visible_transfer(actor, transfer_id)
+    if transfer.state != TransferState.REQUESTED:
+        raise DomainError(code="bad_transition", status=409, field="transfer_id", message_zh="转运单不在待接状态",
+                          message_en="the transfer is not waiting for pickup")
+    when = _moment(at, "picked_up_at")
+    if when < transfer.requested_at:
+        raise ValidationFailed(field="picked_up_at", code="before_request", message_zh="接上时间早于申请时间",
+                               message_en="the pickup is before the request")
+    transfer.plate, transfer.driver, transfer.escort = (plate or transfer.plate)[:20], (driver or transfer.driver)[:50], \
+        (escort or transfer.escort)[:50]
+    transfer.state, transfer.picked_up_at = TransferState.PICKED_UP, when
+    transfer.save()
+    for stay in transfer.stays.select_for_update():
+        before = _snapshot(stay)
+        stay.state = StayState.IN_TRANSFER
+        stay.save(update_fields=["state", "updated_at"])
+        _history(stay, ChangeKind.STATE, before, actor, f"转运 {transfer.code} 已接上")
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=transfer, summary=f"转运 {transfer.code} 已接上")
+    return transfer
+
+
+@transaction.atomic
+def transfer_arrive(*, actor, transfer_id: int, at: dt.datetime | None = None, stopped_on_the_way: bool = False
+                    ) -> Transfer:
+    """The vehicle is at the site: the run is closed-loop when the vehicle, driver and escort are recorded and it
+    made no stop on the way. The people are then admitted to their rooms (stay_admit)."""
+    require(actor, Capability.STAY_MANAGE, "登记转运", "record transfers")
+    transfer = _visible_transfer(actor, transfer_id)
+    if transfer.state != TransferState.PICKED_UP:
+        raise DomainError(code="bad_transition", status=409, field="transfer_id", message_zh="转运单还没有接上人员",
+                          message_en="the transfer has not picked anyone up")
+    when = _moment(at, "arrived_at")
+    if when < transfer.picked_up_at:
+        raise ValidationFailed(field="arrived_at", code="before_departure", message_zh="送达时间早于接上时间",
+                               message_en="the arrival is before the departure")
+    transfer.state, transfer.arrived_at = TransferState.ARRIVED, when
+    transfer.closed_loop = bool(transfer.plate and transfer.driver and transfer.escort and not stopped_on_the_way)
+    transfer.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=transfer,
+                 summary=f"转运 {transfer.code} 已送达{'（闭环）' if transfer.closed_loop else '（未闭环，请核查）'}")
+    return transfer

@@ -225,3 +225,40 @@ def test_allocation_keeps_households_on_a_floor_floors_per_source_case_and_a_chi
     stay_admit(actor=hq, stay_id=ids[0], room_id=Room.objects.get(site=site, number="302").id)  # as reserved
     (occ,) = occupancy(hq)
     assert (occ.rooms, occ.places, occ.occupied, occ.free_rooms, occ.cleaning) == (7, 8, 6, 2, 0)
+
+
+def test_a_transfer_runs_point_to_point_within_the_policy_limit_and_is_checked_closed_loop(county, settings, site,
+                                                                                           monkeypatch):
+    from shouwang.core import clock
+    from shouwang.quarantine.selectors import transfers_overdue
+    from shouwang.quarantine.services import transfer_arrive, transfer_pickup, transfer_request
+
+    hq = county.hq
+    site_set_state(actor=hq, site_id=site.id, state="activating")
+    site_check(actor=hq, site_id=site.id, items=dict.fromkeys(CHECKLIST, True))
+    site_set_state(actor=hq, site_id=site.id, state="active")
+    people = [county.person(name=f"转运{i}", seq=60 + i) for i in range(2)]
+    ids = [stay_start(actor=hq, data=StayInput(person_id=p.id, category="close_contact",
+                                               anchor_date=dt.date(2022, 7, 10))).id for p in people]
+    with pytest.raises(DomainError) as bad:
+        transfer_request(actor=hq, stay_ids=ids, site_id=site.id, pickup_address=" ", vehicle="bus")
+    assert bad.value.field == "pickup_address"
+    moment = {"now": timezone.make_aware(dt.datetime(2022, 7, 11, 9))}
+    monkeypatch.setattr(clock, "now", lambda: moment["now"])
+    run = transfer_request(actor=hq, stay_ids=ids, site_id=site.id, pickup_address="幸福小区1号楼", vehicle="bus",
+                           plate="晋L·12345", driver="王师傅")
+    assert (run.code, (run.due_at - run.requested_at).total_seconds() / 3600) == ("ZY20220711-001", 12)
+    with pytest.raises(DomainError) as twice:
+        transfer_request(actor=hq, stay_ids=ids[:1], site_id=site.id, pickup_address="x", vehicle="bus")
+    assert twice.value.code == "already_requested"
+    assert transfers_overdue(hq, now=run.requested_at + dt.timedelta(hours=12, minutes=1)) == [run]
+    moment["now"] = run.requested_at + dt.timedelta(hours=2)
+    transfer_pickup(actor=hq, transfer_id=run.id, at=run.requested_at + dt.timedelta(hours=1))
+    assert set(Stay.objects.filter(id__in=ids).values_list("state", flat=True)) == {"in_transfer"}
+    with pytest.raises(DomainError) as backwards:
+        transfer_arrive(actor=hq, transfer_id=run.id, at=run.requested_at + dt.timedelta(minutes=30))
+    assert (backwards.value.code, backwards.value.field) == ("before_departure", "arrived_at")
+    done = transfer_arrive(actor=hq, transfer_id=run.id, at=run.requested_at + dt.timedelta(hours=1, minutes=40))
+    assert (done.state, done.closed_loop) == ("arrived", False)  # no escort recorded: not closed-loop
+    stay_admit(actor=hq, stay_id=ids[0], room_id=Room.objects.get(site=site, number="301").id)
+    assert Stay.objects.get(id=ids[0]).state == "active"
