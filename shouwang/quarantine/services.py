@@ -38,8 +38,7 @@ from shouwang.quarantine.enums import (
 )
 from shouwang.quarantine.models import Room, Site, Stay, StayChange, Transfer
 from shouwang.status.services import fact_publish, fact_withdraw
-from shouwang.testing.enums import Result
-from shouwang.testing.models import AntigenResult, TubeMember
+from shouwang.testing.selectors import outcome_on
 
 STAY_SOURCE = "quarantine.stay"
 
@@ -369,24 +368,6 @@ def stay_move(*, actor, stay_id: int, room_id: int, reason: str) -> Stay:
 # ---- release -----------------------------------------------------------------------------------------------------
 
 
-def outcome_of_test(person_id: int, day: dt.date, kind: str) -> str:
-    """What the person's test of that day says: negative, positive, pending (sampled, no result) or missing. A PCR
-    counts in any tube (pooled or single) sampled that day; an antigen test by its time."""
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
-    end = start + dt.timedelta(days=1)
-    if kind == "antigen":
-        results = set(AntigenResult.objects.filter(person_id=person_id, taken_at__gte=start, taken_at__lt=end)
-                      .values_list("result", flat=True))
-    else:
-        results = set(TubeMember.objects.filter(person_id=person_id, added_at__gte=start, added_at__lt=end,
-                                                removed_at__isnull=True).values_list("tube__result", flat=True))
-    if Result.POSITIVE in results:
-        return "positive"
-    if Result.NEGATIVE in results:
-        return "negative"
-    return "pending" if results else "missing"
-
-
 @dataclass
 class Release:
     stay: Stay
@@ -409,7 +390,7 @@ def stay_release(*, actor, stay_id: int) -> Release:
         raise DomainError(code="days_not_served", status=409, field="stay_id",
                           message_zh=f"管控期至 {stay.ends_on or '另行通知'}，尚未期满",
                           message_en=f"the stay runs to {stay.ends_on or 'further notice'}")
-    outcomes = [(t["date"], t["kind"], outcome_of_test(stay.person_id, dt.date.fromisoformat(t["date"]), t["kind"]))
+    outcomes = [(t["date"], t["kind"], outcome_on(stay.person_id, dt.date.fromisoformat(t["date"]), t["kind"]))
                 for t in stay.test_days]
     bad = [(d, k, o) for d, k, o in outcomes if o != "negative"]
     if bad:

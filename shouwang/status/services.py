@@ -275,6 +275,12 @@ def fact_publish(*, person_ids, kind: str, value: str, since: dt.date, until: dt
     return len(ids)
 
 
+def has_active_fact(*, person_id: int, kind: str, values) -> bool:
+    """Whether one of these values is said about the person and not withdrawn."""
+    return StatusFact.objects.filter(person_id=person_id, kind=kind, value__in=list(values),
+                                     withdrawn_at__isnull=True).exists()
+
+
 @transaction.atomic
 def fact_withdraw(*, source: str, source_id: str = "", person_ids=None) -> int:
     """Withdraw the facts a source published (e.g. a zone lifted, a recheck negative)."""

@@ -23,10 +23,12 @@ from shouwang.testing.enums import (
     BatchState,
     PersonRoundState,
     RecheckState,
+    Result,
     TubePurpose,
     TubeState,
 )
 from shouwang.testing.models import (
+    AntigenResult,
     Exemption,
     Lab,
     PersonRound,
@@ -405,3 +407,37 @@ def tube_detail(tube: Tube) -> TubeDetail:
         source = (RecheckTask.objects.filter(round_id=tube.round_id, person_id__in=[m.person_id for m in members])
                   .select_related("source_tube").order_by("id").first())
     return TubeDetail(tube=tube, members=members, results=results, states=states, rechecks=rechecks, source=source)
+
+
+@dataclass(frozen=True)
+class Sample:
+    member_id: int
+    taken_at: dt.datetime
+    barcode: str
+    site_name: str  # "" for a door-to-door sample
+
+
+def person_samples_between(*, person_id: int, start: dt.datetime, end: dt.datetime) -> list[Sample]:
+    """A person's samples (tube memberships not removed) in [start, end), oldest first (a case's itinerary)."""
+    rows = (TubeMember.objects.filter(person_id=person_id, added_at__gte=start, added_at__lt=end,
+                                      removed_at__isnull=True)
+            .order_by("added_at", "id").values_list("id", "added_at", "tube__barcode", "tube__site__name"))
+    return [Sample(mid, at, barcode, site or "") for mid, at, barcode, site in rows]
+
+
+def outcome_on(person_id: int, day: dt.date, kind: str) -> str:
+    """What the person's test of that day says: negative, positive, pending (sampled, no result) or missing. A PCR
+    counts in any tube (pooled or single) sampled that day; an antigen test by its time."""
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
+    end = start + dt.timedelta(days=1)
+    if kind == "antigen":
+        results = set(AntigenResult.objects.filter(person_id=person_id, taken_at__gte=start, taken_at__lt=end)
+                      .values_list("result", flat=True))
+    else:
+        results = set(TubeMember.objects.filter(person_id=person_id, added_at__gte=start, added_at__lt=end,
+                                                removed_at__isnull=True).values_list("tube__result", flat=True))
+    if Result.POSITIVE in results:
+        return "positive"
+    if Result.NEGATIVE in results:
+        return "negative"
+    return "pending" if results else "missing"

@@ -26,9 +26,8 @@ from shouwang.people.models import Person
 from shouwang.policy.rules import Ruleset
 from shouwang.policy.rules.plans import contact_lookback, measure_plan, reclassify_secondary
 from shouwang.policy.selectors import ruleset_in_force
-from shouwang.status.models import StatusFact
-from shouwang.status.services import fact_publish, fact_withdraw
-from shouwang.testing.models import TubeMember
+from shouwang.status.services import fact_publish, fact_withdraw, has_active_fact
+from shouwang.testing.selectors import person_samples_between
 from shouwang.tracing import chains
 from shouwang.tracing.enums import (
     ACTIVE_CASE_STATES,
@@ -60,7 +59,7 @@ from shouwang.tracing.models import (
     TransmissionLink,
 )
 from shouwang.venues.companions import companions_for_cases
-from shouwang.venues.models import Scan, Venue
+from shouwang.venues.selectors import person_scans_between, venue_names
 
 CASE_SOURCE = "tracing.case"
 CONTACT_SOURCE = "tracing.contact"
@@ -173,8 +172,7 @@ def _already_case() -> DomainError:
 
 
 def _in_quarantine(person_id: int) -> bool:
-    return StatusFact.objects.filter(person_id=person_id, kind="measure", withdrawn_at__isnull=True,
-                                     value__in=["central_quarantine", "home_quarantine"]).exists()
+    return has_active_fact(person_id=person_id, kind="measure", values=("central_quarantine", "home_quarantine"))
 
 
 def _report(*, actor, person: Person, data: CaseInput, how: str) -> CaseReport:
@@ -258,21 +256,19 @@ def itinerary_prefill(investigation: Investigation) -> int:
     end = timezone.make_aware(dt.datetime.combine(lb.end + dt.timedelta(days=1), dt.time()))
     have = set(investigation.events.exclude(source_ref="").values_list("source", "source_ref"))
     events = []
-    for scan in (Scan.objects.filter(person_id=case.person_id, scanned_at__gte=start, scanned_at__lt=end)
-                 .select_related("venue").order_by("scanned_at")[:500]):
+    for scan in person_scans_between(person_id=case.person_id, start=start, end=end):
         if (EventSource.SCAN, str(scan.id)) in have:
             continue
         events.append(ExposureEvent(investigation=investigation, starts_at=scan.scanned_at, ends_at=scan.scanned_at,
                                     place=scan.venue.name[:200], venue_id=scan.venue_id, activity="扫场所码进入",
                                     source=EventSource.SCAN, source_ref=str(scan.id)))
-    for member in (TubeMember.objects.filter(person_id=case.person_id, added_at__gte=start, added_at__lt=end)
-                   .select_related("tube", "tube__site").order_by("added_at")):
-        if (EventSource.TEST, str(member.id)) in have:
+    for sample in person_samples_between(person_id=case.person_id, start=start, end=end):
+        if (EventSource.TEST, str(sample.member_id)) in have:
             continue
-        site = member.tube.site.name if member.tube.site else "上门采样"
-        events.append(ExposureEvent(investigation=investigation, starts_at=member.added_at, ends_at=member.added_at,
-                                    place=site[:200], activity=f"核酸采样（管码{member.tube.barcode}）",
-                                    source=EventSource.TEST, source_ref=str(member.id)))
+        events.append(ExposureEvent(investigation=investigation, starts_at=sample.taken_at, ends_at=sample.taken_at,
+                                    place=(sample.site_name or "上门采样")[:200],
+                                    activity=f"核酸采样（管码{sample.barcode}）", source=EventSource.TEST,
+                                    source_ref=str(sample.member_id)))
     ExposureEvent.objects.bulk_create(events)
     return len(events)
 
@@ -374,8 +370,7 @@ def propose_contacts(*, actor, case: Case, rules: Ruleset | None = None) -> int:
     if companions:
         areas = dict(Person.objects.active().filter(id__in=[c.person_id for c in companions])
                      .values_list("id", "area_id"))
-        names = dict(Venue.objects.filter(id__in={v.venue_id for c in companions for v in c.venues})
-                     .values_list("id", "name"))
+        names = venue_names(v.venue_id for c in companions for v in c.venues)
         household = {e.person_id for e in exposures}
         for c in companions:
             if c.person_id not in areas or c.person_id in household:

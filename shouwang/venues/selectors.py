@@ -39,6 +39,16 @@ def person_recent_scans(*, person_id: int, since: dt.datetime, limit: int = 50) 
                 .order_by("-scanned_at")[:limit])
 
 
+def person_scans_between(*, person_id: int, start: dt.datetime, end: dt.datetime, limit: int = 500) -> list[Scan]:
+    """A person's scans in [start, end), oldest first, with their venues (a case's itinerary)."""
+    return list(Scan.objects.filter(person_id=person_id, scanned_at__gte=start, scanned_at__lt=end)
+                .select_related("venue").order_by("scanned_at", "id")[:limit])
+
+
+def venue_names(venue_ids) -> dict[int, str]:
+    return dict(Venue.objects.filter(id__in=set(venue_ids)).values_list("id", "name"))
+
+
 def venue_scan_counts(*, venue_ids: list[int], start: dt.datetime, end: dt.datetime) -> dict[int, dict]:
     """Scans per venue in [start, end), with how many showed red or yellow."""
     rows = (Scan.objects.filter(venue_id__in=venue_ids, scanned_at__gte=start, scanned_at__lt=end)

@@ -6,23 +6,16 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from shouwang.accounts.enums import Role
 from shouwang.accounts.services import api_token_issue
-from shouwang.areas.services import household_get_or_create
 from shouwang.core import clock
 from shouwang.core.models import AuditEvent
 from shouwang.tracing.models import Case, Contact
-from shouwang.venues.enums import VenueCategory
-from shouwang.venues.services import VenueInput, scan_record, venue_create
+from shouwang.tracing.tests.town import at, build_town
 
 TODAY = dt.date(2022, 7, 15)
 JSON = "application/json"
-
-
-def at(day, hour, minute=0):
-    return timezone.make_aware(dt.datetime(2022, 7, day, hour, minute))
 
 
 @pytest.fixture(autouse=True)
@@ -46,27 +39,9 @@ def bearer(user, name="设备"):
 
 @pytest.fixture
 def town(county, now):
-    """病例甲 living with 家属乙 and 家属丙 in 1-101; 同场丁 scanned the market 30 minutes after her (a companion),
-    and lives with 同户戊; 晚到己 came 31 minutes before (not a companion); 东村辛 lives in the other township."""
-    home = county.household_a
-    flat_2 = household_get_or_create(area=county.building_a, room="1-102")
-    people = {
-        "病例甲": county.person(name="病例甲", area=county.building_a, household=home, seq=1),
-        "家属乙": county.person(name="家属乙", area=county.building_a, household=home, seq=2),
-        "家属丙": county.person(name="家属丙", area=county.building_a, household=home, seq=3),
-        "同场丁": county.person(name="同场丁", area=county.building_a, household=flat_2, seq=4),
-        "同户戊": county.person(name="同户戊", area=county.building_a, household=flat_2, seq=5),
-        "晚到己": county.person(name="晚到己", seq=6),
-        "东村辛": county.person(name="东村辛", area=county.grid_b, seq=8),
-        "东村壬": county.person(name="东村壬", area=county.grid_b, seq=9),
-        "东村癸": county.person(name="东村癸", area=county.grid_b, seq=10),
-    }
-    market = venue_create(actor=county.hq, data=VenueInput(name="城关农贸市场", category=VenueCategory.MARKET,
-                                                           area_id=county.grid_a.id))
-    token = market.codes.get().token
-    for name, when in (("病例甲", at(12, 10)), ("同场丁", at(12, 10, 30)), ("晚到己", at(12, 9, 29))):
-        scan_record(venue_token=token, person=people[name], method="self", scanned_at=when)
-    return {"p": people, "county": county, "hq": bearer(county.hq, "指挥部")}
+    """build_town (shouwang/tracing/tests/town.py) with two more people in 东村, acting through an HQ device token."""
+    town = build_town(county, extra=("东村壬", "东村癸"))
+    return {"p": town["p"], "county": county, "hq": bearer(county.hq, "指挥部")}
 
 
 def case_body(town, name="病例甲", **kw):

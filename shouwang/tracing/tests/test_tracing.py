@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from shouwang.accounts.enums import Role
-from shouwang.areas.services import household_get_or_create
 from shouwang.core.errors import DomainError
 from shouwang.core.models import AuditEvent
 from shouwang.status.services import status_get
@@ -26,51 +25,20 @@ from shouwang.tracing.services import (
     link_add,
     window,
 )
-from shouwang.venues.enums import VenueCategory
-from shouwang.venues.services import VenueInput, person_code_get_or_issue, scan_record, venue_create
+from shouwang.tracing.tests.town import at, build_town
+from shouwang.venues.services import person_code_get_or_issue
 
 TODAY = dt.date(2022, 7, 15)
 
 
-def at(day, hour, minute=0):
-    return timezone.make_aware(dt.datetime(2022, 7, day, hour, minute))
-
-
 @pytest.fixture(autouse=True)
-def business_day(settings, tmp_path):
+def business_day(settings):
     settings.SHOUWANG_TODAY = TODAY.isoformat()
-    settings.SHOUWANG_SCAN_INDEX_DIR = str(tmp_path / "scan-index")
 
 
 @pytest.fixture
 def town(county):
-    """A case-to-be living with two others in 1-101, a market and people who scanned it around the case."""
-    hq = county.hq
-    home = county.household_a
-    flat_2 = household_get_or_create(area=county.building_a, room="1-102")
-    people = {
-        "病例甲": county.person(name="病例甲", area=county.building_a, household=home, seq=1),
-        "家属乙": county.person(name="家属乙", area=county.building_a, household=home, seq=2),
-        "家属丙": county.person(name="家属丙", area=county.building_a, household=home, seq=3),
-        "同场丁": county.person(name="同场丁", area=county.building_a, household=flat_2, seq=4),  # 30 min after
-        "同户戊": county.person(name="同户戊", area=county.building_a, household=flat_2, seq=5),  # 丁's household
-        "晚到己": county.person(name="晚到己", seq=6),  # 31 min after: not a companion
-        "窗外庚": county.person(name="窗外庚", seq=7),  # with the case before the window
-        "东村辛": county.person(name="东村辛", area=county.grid_b, seq=8),
-    }
-    market = venue_create(actor=hq, data=VenueInput(name="城关农贸市场", category=VenueCategory.MARKET,
-                                                    area_id=county.grid_a.id))
-    token = market.codes.get().token
-
-    def scan(name, when):
-        scan_record(venue_token=token, person=people[name], method="self", scanned_at=when)
-
-    scan("病例甲", at(12, 10))
-    scan("同场丁", at(12, 10, 30))  # exactly +30 minutes: inside
-    scan("晚到己", at(12, 9, 29))  # -31 minutes: outside
-    scan("病例甲", at(9, 18))  # 07-09: before the window (onset 07-12, 2 days back = 07-10)
-    scan("窗外庚", at(9, 18, 5))
-    return {"p": people, "market": market, "hq": hq, "county": county}
+    return build_town(county)
 
 
 def report(town, name="病例甲", **kw):
