@@ -40,27 +40,35 @@ class Capability(models.TextChoices):
     TRACING_VIEW = "tracing.view", _("查看病例、密接和传播链")
     SITE_MANAGE = "quarantine.site", _("设置和启用隔离点")
     STAY_MANAGE = "quarantine.stay", _("安排隔离管控、入住和解除")
+    QUARANTINE_VIEW = "quarantine.view", _("查看隔离点和隔离管控人员")
+    MONITOR_RECORD = "quarantine.monitor", _("填报每日健康监测和上门查看")
+    HOME_MANAGE = "quarantine.home", _("落实居家隔离“五包一”和门磁封条")
+    SUPERVISE = "quarantine.supervise", _("督导抽查居家隔离")
 
 
 _C = Capability
 _STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT, _C.VENUE_MANAGE,
-          _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD, _C.TRACING_VIEW}
+          _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD, _C.TRACING_VIEW, _C.QUARANTINE_VIEW,
+          _C.MONITOR_RECORD}
 
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW, _C.ROUND_MANAGE,
-                                 _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE, _C.STAY_MANAGE}),
+                                 _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE, _C.STAY_MANAGE,
+                                 _C.HOME_MANAGE, _C.SUPERVISE}),
     Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE,
-                                         _C.STAY_MANAGE}),
-    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE, _C.STAY_MANAGE}),
-    Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT}),
+                                         _C.STAY_MANAGE, _C.HOME_MANAGE, _C.SUPERVISE}),
+    Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE, _C.STAY_MANAGE,
+                                       _C.HOME_MANAGE}),
+    Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.HOME_MANAGE}),
     Role.GRID_WORKER: frozenset(_STAFF),
     Role.SAMPLER: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD, _C.SAMPLE_RECORD}),
     Role.LAB: frozenset({_C.PERSON_VIEW, _C.LAB_RESULT, _C.RESULT_REVIEW}),
-    Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.SITE_MANAGE, _C.STAY_MANAGE}),
+    Role.QUARANTINE_MANAGER: frozenset({_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.SITE_MANAGE, _C.STAY_MANAGE,
+                                        _C.QUARANTINE_VIEW, _C.MONITOR_RECORD}),
     Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
     Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW,
-                                _C.TRACING_VIEW}),
+                                _C.TRACING_VIEW, _C.QUARANTINE_VIEW, _C.SUPERVISE}),
     Role.ADMIN: frozenset(set(Capability.values)),
 }
 

@@ -74,6 +74,8 @@ class ChangeKind(models.TextChoices):
     STATE = "state", _("状态变更")
     MOVED = "moved", _("调换房间")
     REANCHORED = "reanchored", _("重新起算")
+    SEAL = "seal", _("门磁/封条")
+    RESPONSIBLE = "responsible", _("五包一责任人")
 
 
 class Vehicle(models.TextChoices):
@@ -87,3 +89,72 @@ class TransferState(models.TextChoices):
     PICKED_UP = "picked_up", _("已接上")
     ARRIVED = "arrived", _("已送达")
     CANCELLED = "cancelled", _("已取消")
+
+
+# ---- daily monitoring (三巡两测一监测一消杀一报告) -------------------------------------------------------------
+
+FEVER_AT = 37.3  # °C, the usual threshold for 发热 in quarantine monitoring
+
+
+class Symptom(models.TextChoices):
+    FEVER = "fever", _("发热")
+    COUGH = "cough", _("咳嗽")
+    SORE_THROAT = "sore_throat", _("咽痛")
+    FATIGUE = "fatigue", _("乏力")
+    SMELL_TASTE = "smell_taste", _("嗅觉味觉减退")
+    DIARRHOEA = "diarrhoea", _("腹泻")
+    MUSCLE_PAIN = "muscle_pain", _("肌肉酸痛")
+    CONJUNCTIVITIS = "conjunctivitis", _("结膜炎")
+    OTHER = "other", _("其他")
+
+
+class AlertKind(models.TextChoices):
+    FEVER = "fever", _("发热")
+    SYMPTOM = "symptom", _("出现症状")
+    MISSING = "missing", _("漏报")
+    SEAL = "seal", _("门磁/封条异常")
+    ABSENT = "absent", _("上门未见本人")
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open", _("待处置")
+    HANDLED = "handled", _("已处置")
+
+
+class NeedKind(models.TextChoices):
+    PSYCHOLOGICAL = "psychological", _("心理疏导")
+    MEDICINE = "medicine", _("药品")
+    DIET = "diet", _("特殊饮食")
+    MEDICAL_VISIT = "medical_visit", _("就医")
+    DAILY_NEEDS = "daily_needs", _("生活物资配送")
+    OTHER = "other", _("其他诉求")
+
+
+class NeedState(models.TextChoices):
+    OPEN = "open", _("待办")
+    IN_PROGRESS = "in_progress", _("办理中")
+    RESOLVED = "resolved", _("已解决")
+
+
+# ---- home quarantine: 五包一, door seals and checks ----------------------------------------------------------------
+
+# The roles of the five come from the policy (`responsible_roles`, names in policy.rules.model.RESPONSIBLE_ROLES).
+
+
+class SealKind(models.TextChoices):
+    DOOR_SENSOR = "door_sensor", _("门磁")
+    PAPER_SEAL = "paper_seal", _("封条")
+
+
+class SealState(models.TextChoices):
+    NONE = "none", _("未安装")
+    INTACT = "intact", _("完好")
+    OPENED = "opened", _("门磁报警/封条破损")
+    REMOVED = "removed", _("已拆除")
+
+
+class VisitKind(models.TextChoices):
+    DAILY = "daily", _("每日上门查看")
+    PHONE = "phone", _("电话询问")
+    SUPERVISOR_VIDEO = "supervisor_video", _("督导视频抽查")
+    SUPERVISOR_DOOR = "supervisor_door", _("督导上门抽查")

@@ -10,13 +10,20 @@ from shouwang.core.models import BaseModel
 from shouwang.people.models import Person
 from shouwang.quarantine.enums import (
     OPEN_STAY_STATES,
+    AlertKind,
+    AlertState,
     ChangeKind,
+    NeedKind,
+    NeedState,
     RoomState,
+    SealKind,
+    SealState,
     SiteKind,
     SiteState,
     StayState,
     TransferState,
     Vehicle,
+    VisitKind,
 )
 
 USER = settings.AUTH_USER_MODEL
@@ -30,6 +37,8 @@ class Site(BaseModel):
     state = models.CharField("状态", max_length=20, choices=SiteState.choices, default=SiteState.STANDBY)
     manager = models.ForeignKey(USER, verbose_name="点长", on_delete=models.PROTECT, related_name="+", null=True,
                                 blank=True)
+    doctor = models.ForeignKey(USER, verbose_name="驻点医生", on_delete=models.PROTECT, related_name="+", null=True,
+                               blank=True)  # receives the fever and symptom alerts
     staff = models.PositiveSmallIntegerField("工作人员数", default=0)
     persons_per_staff = models.PositiveSmallIntegerField("每名工作人员照管人数", default=10)
     checklist = models.JSONField("三区两通道等检查项", default=dict)  # item -> true when checked
@@ -74,6 +83,9 @@ class Stay(BaseModel):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="stays", null=True, blank=True)
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="stays", null=True, blank=True)
     home_address = models.CharField("居家地址", max_length=200, blank=True)
+    seal_kind = models.CharField("门磁/封条", max_length=20, choices=SealKind.choices, blank=True)
+    seal_state = models.CharField("门磁/封条状态", max_length=20, choices=SealState.choices, default=SealState.NONE)
+    sealed_at = models.DateTimeField("安装时间", null=True, blank=True)
     source_ref = models.CharField("来源", max_length=60, blank=True)  # e.g. tracing contact:123
     source_case = models.CharField("关联病例", max_length=30, blank=True)  # floors kept for one source case
     previous = models.OneToOneField("self", on_delete=models.PROTECT, related_name="next", null=True, blank=True)
@@ -131,3 +143,97 @@ class Transfer(BaseModel):
 
     class Meta:
         indexes = [models.Index(fields=["state", "due_at"])]
+
+
+class DailyCheck(models.Model):
+    """一天的健康监测 of one person under a measure: two temperatures, symptoms, disinfection, the daily report.
+    One row per stay and day, filled in over the day (morning and afternoon)."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="checks")
+    day = models.DateField("日期")
+    temp_am = models.DecimalField("上午体温", max_digits=3, decimal_places=1, null=True, blank=True)
+    temp_pm = models.DecimalField("下午体温", max_digits=3, decimal_places=1, null=True, blank=True)
+    symptoms = models.JSONField("症状", default=list)  # Symptom values
+    symptom_note = models.CharField("症状说明", max_length=200, blank=True)
+    disinfected = models.BooleanField("已消杀", null=True)
+    reported = models.BooleanField("已日报", default=False)
+    note = models.CharField("备注", max_length=300, blank=True)
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stay", "day"], name="one_check_per_stay_day")]
+        indexes = [models.Index(fields=["day"])]
+
+
+class Alert(models.Model):
+    """Something the site doctor (a central stay) or the medical member of the five (a home stay) must see: a fever,
+    a symptom, a missed entry, a seal opened, nobody home at a check."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="alerts")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
+    kind = models.CharField("类型", max_length=20, choices=AlertKind.choices)
+    day = models.DateField("日期")
+    detail = models.CharField("内容", max_length=300)
+    state = models.CharField("状态", max_length=20, choices=AlertState.choices, default=AlertState.OPEN)
+    raised_at = models.DateTimeField("发出时间")
+    handled_at = models.DateTimeField("处置时间", null=True, blank=True)
+    handled_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    outcome = models.CharField("处置结果", max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stay", "day", "kind"], name="one_alert_per_kind_day")]
+        indexes = [models.Index(fields=["site", "state"]), models.Index(fields=["state", "day"])]
+
+
+class Need(BaseModel):
+    """A request of a person under a measure (心理疏导, medicine, special diet, a medical visit, daily supplies),
+    tracked to its resolution."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="needs")
+    kind = models.CharField("类型", max_length=20, choices=NeedKind.choices)
+    detail = models.CharField("内容", max_length=300)
+    state = models.CharField("状态", max_length=20, choices=NeedState.choices, default=NeedState.OPEN)
+    requested_at = models.DateTimeField("提出时间")
+    resolved_at = models.DateTimeField("解决时间", null=True, blank=True)
+    resolution = models.CharField("办理结果", max_length=300, blank=True)
+    created_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+    resolved_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "requested_at"])]
+
+
+class Responsible(models.Model):
+    """One of the five people responsible for a person in home quarantine (五包一), by the policy's roles."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="responsible")
+    role = models.CharField("职责", max_length=30)  # a key of RESPONSIBLE_ROLES named by the policy
+    name = models.CharField("姓名", max_length=50)
+    phone = models.CharField("手机号", max_length=11)
+    user = models.ForeignKey(USER, on_delete=models.SET_NULL, related_name="+", null=True, blank=True)
+    assigned_at = models.DateTimeField()
+    assigned_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stay", "role"], name="one_responsible_per_role")]
+
+
+class HomeVisit(models.Model):
+    """A check on a person at home: the responsible people's daily visit or call, the supervisor's random video or
+    door check (四不两直), with what was found."""
+
+    stay = models.ForeignKey(Stay, on_delete=models.CASCADE, related_name="visits")
+    kind = models.CharField("方式", max_length=20, choices=VisitKind.choices)
+    day = models.DateField("日期")
+    at = models.DateTimeField("时间")
+    role = models.CharField("职责", max_length=30, blank=True)  # the responsible person's role, or "supervisor"
+    person_present = models.BooleanField("本人在家")
+    seal_intact = models.BooleanField("门磁/封条完好", null=True)
+    deliveries_needed = models.CharField("需要配送", max_length=200, blank=True)
+    note = models.CharField("情况", max_length=300, blank=True)
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+", null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["stay", "day"])]
+        ordering = ["at", "id"]
