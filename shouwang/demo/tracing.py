@@ -34,6 +34,7 @@ from shouwang.demo.testing import business_time
 from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.models import Person
 from shouwang.status.services import status_refresh
+from shouwang.tracing.enums import CONTACT_NEXT
 from shouwang.tracing.models import Case, Contact
 from shouwang.tracing.services import (
     CaseInput,
@@ -127,7 +128,9 @@ class TracingGenerator:
         with business_time(moment):
             for c in contacts:
                 for state in states:
-                    contact_advance(actor=self.taskforce, contact_id=c.id, state=state)
+                    current = Contact.objects.values_list("state", flat=True).get(id=c.id)
+                    if state in CONTACT_NEXT[current]:  # a contact at home is under measure from the decision
+                        contact_advance(actor=self.taskforce, contact_id=c.id, state=state)
 
     def run(self) -> TracingSummary:
         users = {u.username: u for u in User.objects.filter(username__in=["hq", "taskforce"])}

@@ -54,17 +54,19 @@ class StayState(models.TextChoices):
     RELEASED = "released", _("已解除")
     BECAME_CASE = "became_case", _("转为病例")
     TO_HOSPITAL = "to_hospital", _("转送医院")
+    RECLASSIFIED = "reclassified", _("改判后转其他措施")  # a secondary contact became a close contact ...
 
 
 OPEN_STAY_STATES = (StayState.PLANNED, StayState.AWAITING_TRANSFER, StayState.IN_TRANSFER, StayState.ACTIVE)
 STAY_NEXT = {
-    StayState.PLANNED: (StayState.AWAITING_TRANSFER, StayState.ACTIVE, StayState.BECAME_CASE),
-    StayState.AWAITING_TRANSFER: (StayState.IN_TRANSFER, StayState.BECAME_CASE),
-    StayState.IN_TRANSFER: (StayState.ACTIVE,),
-    StayState.ACTIVE: (StayState.RELEASED, StayState.BECAME_CASE, StayState.TO_HOSPITAL),
+    StayState.PLANNED: (StayState.AWAITING_TRANSFER, StayState.ACTIVE, StayState.BECAME_CASE, StayState.RECLASSIFIED),
+    StayState.AWAITING_TRANSFER: (StayState.IN_TRANSFER, StayState.BECAME_CASE, StayState.RECLASSIFIED),
+    StayState.IN_TRANSFER: (StayState.ACTIVE, StayState.BECAME_CASE),
+    StayState.ACTIVE: (StayState.RELEASED, StayState.BECAME_CASE, StayState.TO_HOSPITAL, StayState.RECLASSIFIED),
     StayState.RELEASED: (),
     StayState.BECAME_CASE: (),
     StayState.TO_HOSPITAL: (),
+    StayState.RECLASSIFIED: (),
 }
 CENTRAL_MEASURES = ("central_quarantine",)  # the measures served at a site (the rest at home)
 

@@ -5,6 +5,7 @@ once). Every change is audited and kept in the stay's history; the measure is pu
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from shouwang.quarantine.enums import (
     Vehicle,
 )
 from shouwang.quarantine.models import Room, Site, Stay, StayChange, Transfer
+from shouwang.quarantine.signals import stays_changed
 from shouwang.status.services import fact_publish, fact_withdraw
 from shouwang.testing.selectors import outcome_on
 
@@ -202,16 +204,25 @@ def _publish(stay: Stay) -> None:
                      source_id=str(stay.id), note=f"{MEASURES[stay.measure][0]}（{stay.policy_version}）")
 
 
+def _tell(actor, stays: list[Stay], final: bool = False) -> None:
+    """Stays from a tracing contact changed state: the response flow moves the contacts along."""
+    changes = [(x.source_ref, x.state, final) for x in stays if x.source_ref]
+    if changes:
+        stays_changed.send(sender=Stay, actor=actor, changes=changes)
+
+
 def _already(person_id: int) -> DomainError:
     return DomainError(code="stay_open", status=409, field="person_id", message_zh="此人已有未结束的隔离管控",
                        message_en="this person already has an open stay")
 
 
 @transaction.atomic
-def stay_start(*, actor, data: StayInput) -> Stay:
+def stay_start(*, actor, data: StayInput, checked: bool = False) -> Stay:
     """The person's measure from the policy's plan for the category and anchor date: the stay of the plan's first
-    phase still to serve. Central quarantine waits for transfer; a home measure is in force from its first day."""
-    require(actor, Capability.STAY_MANAGE, "安排隔离管控", "place people under measures")
+    phase still to serve. Central quarantine waits for transfer; a home measure is in force from its first day.
+    (checked: called by a flow whose own service checked the actor.)"""
+    if not checked:
+        require(actor, Capability.STAY_MANAGE, "安排隔离管控", "place people under measures")
     person = (Person.objects.active().filter(id=data.person_id).select_related("area").first())
     if person is None:
         raise NotFound("人员", "person", field="person_id")
@@ -229,7 +240,8 @@ def stay_start(*, actor, data: StayInput) -> Stay:
     fields = _phase_fields(plan, 0)
     central = fields["measure"] in CENTRAL_MEASURES
     state = (StayState.AWAITING_TRANSFER if central
-             else StayState.ACTIVE if fields["starts_on"] <= clock.today() else StayState.PLANNED)
+             else StayState.ACTIVE if fields["starts_on"] <= clock.today() + dt.timedelta(days=1)
+             else StayState.PLANNED)  # at home from the decision: day 1 is the day after the exposure
     stay = Stay(person=person, area=person.area, category=data.category, anchor_date=data.anchor_date, state=state,
                 home_address="" if central else (data.home_address or person.current_address)[:200],
                 source_ref=data.source_ref[:60], source_case=data.source_case[:30], created_by=actor, **fields)
@@ -240,9 +252,17 @@ def stay_start(*, actor, data: StayInput) -> Stay:
         raise _already(person.id) from None
     _history(stay, ChangeKind.CREATED, {}, actor, f"{plan.label_zh}，{plan.version}")
     _publish(stay)
+    if stay.state == StayState.ACTIVE:
+        _tell(actor, [stay])
     audit_record(actor=actor, action=AuditAction.CREATE, obj=stay,
                  summary=f"{plan.label_zh}：{MEASURES[stay.measure][0]} {stay.starts_on} 至 {stay.ends_on or '—'}")
     return stay
+
+
+def release_code() -> str:
+    """The certificate's verification code, checked on a public page: 64 random bits in 13 base-32 characters
+    (no 0/1/8/9 to misread)."""
+    return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=")
 
 
 def _stay(actor, stay_id: int) -> Stay:
@@ -274,6 +294,10 @@ def stay_reanchor(*, actor, stay_id: int, anchor_date: dt.date, reason: str) -> 
     if anchor_date > clock.today():
         raise ValidationFailed(field="anchor_date", code="in_future", message_zh="日期不能晚于今天",
                                message_en="the date cannot be after today")
+    return _reanchor(stay, anchor_date, reason.strip(), actor)
+
+
+def _reanchor(stay: Stay, anchor_date: dt.date, reason: str, actor) -> Stay:
     before = _snapshot(stay)
     plan = _plan(stay.person, stay.category, anchor_date, None, True)
     index = next((i for i, p in enumerate(plan.phases) if p.measure == stay.measure), 0)
@@ -281,11 +305,11 @@ def stay_reanchor(*, actor, stay_id: int, anchor_date: dt.date, reason: str) -> 
     for name, value in _phase_fields(plan, index).items():
         setattr(stay, name, value)
     stay.save()
-    _history(stay, ChangeKind.REANCHORED, before, actor, reason.strip())
+    _history(stay, ChangeKind.REANCHORED, before, actor, reason)
     _publish(stay)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
                  summary=f"重新起算：{before['anchor_date']} → {anchor_date}，结束 {before['ends_on']} → {stay.ends_on}"
-                         f"（{reason.strip()}）")
+                         f"（{reason}）")
     return stay
 
 
@@ -328,6 +352,7 @@ def stay_admit(*, actor, stay_id: int, room_id: int) -> Stay:
     room.save(update_fields=["state"])
     _history(stay, ChangeKind.STATE, before, actor, f"入住 {room.site.name} {room.number}")
     _publish(stay)
+    _tell(actor, [stay])
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay, summary=f"入住 {room.site.name} {room.number}")
     return stay
 
@@ -363,6 +388,59 @@ def stay_move(*, actor, stay_id: int, room_id: int, reason: str) -> Stay:
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
                  summary=f"调换房间 {old.number} → {room.site.name} {room.number}（{reason.strip()}）")
     return stay
+
+
+# ---- from tracing (the response flow; no capability of its own: the tracer's decision places the person) -------
+
+
+@transaction.atomic
+def stay_for_contact(*, actor, person_id: int, category: str, anchor_date: dt.date, source_ref: str,
+                     source_case: str = "") -> Stay | None:
+    """A contact identified or re-planned: their stay follows. No open stay -> one from the plan; the open stay of
+    the same contact and category -> re-anchored when the exposure is later; a different category (a secondary
+    contact now a close contact) -> the old stay closes as re-classified and the new plan starts. A stay from
+    something else (an arrival ...) is left for the quarantine team. Answers the stay now in force, if any."""
+    open_stay = Stay.objects.select_for_update().filter(person_id=person_id,
+                                                        state__in=list(OPEN_STAY_STATES)).first()
+    if open_stay is None:
+        try:
+            return stay_start(actor=actor, data=StayInput(person_id=person_id, category=category,
+                                                          anchor_date=anchor_date, source_ref=source_ref,
+                                                          source_case=source_case), checked=True)
+        except DomainError as e:
+            if e.code == "nothing_to_serve":
+                return None
+            raise
+    if open_stay.source_ref != source_ref:
+        return open_stay
+    if open_stay.category == category:
+        if anchor_date > open_stay.anchor_date:
+            return _reanchor(open_stay, anchor_date, f"病例{source_case}的暴露更晚（{anchor_date}）", actor)
+        return open_stay
+    _close(open_stay, StayState.RECLASSIFIED, actor, f"改判为{category}（病例{source_case}）")
+    return stay_start(actor=actor, data=StayInput(person_id=person_id, category=category, anchor_date=anchor_date,
+                                                  source_ref=source_ref, source_case=source_case), checked=True)
+
+
+def _close(stay: Stay, state: str, actor, reason: str) -> None:
+    before = _snapshot(stay)
+    stay.state = state
+    stay.save(update_fields=["state", "updated_at"])
+    _leave(stay.room)
+    _history(stay, ChangeKind.STATE, before, actor, reason)
+    _publish(stay)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay, summary=f"{StayState(state).label}：{reason}")
+
+
+@transaction.atomic
+def stays_close_for_case(*, actor, person_id: int, case_code: str) -> int:
+    """A person under a measure became a case: the open stay closes (转为病例) and the room goes to cleaning once
+    the person has been taken to hospital."""
+    n = 0
+    for stay in Stay.objects.select_for_update().filter(person_id=person_id, state__in=list(OPEN_STAY_STATES)):
+        _close(stay, StayState.BECAME_CASE, actor, f"确诊/阳性，病例 {case_code}")
+        n += 1
+    return n
 
 
 # ---- release -----------------------------------------------------------------------------------------------------
@@ -404,7 +482,7 @@ def stay_release(*, actor, stay_id: int) -> Release:
             details=[{"date": d, "kind": k, "outcome": o} for d, k, o in bad])
     before = _snapshot(stay)
     stay.state, stay.released_at = StayState.RELEASED, clock.now()
-    stay.release_code = secrets.token_hex(4).upper()
+    stay.release_code = release_code()
     stay.save()
     _leave(stay.room)
     _history(stay, ChangeKind.STATE, before, actor, "期满且检测均为阴性，解除")
@@ -420,6 +498,7 @@ def stay_release(*, actor, stay_id: int) -> Release:
             source_case=stay.source_case, previous=stay, created_by=actor, **fields)
         _history(following, ChangeKind.CREATED, {}, actor, f"接续 {MEASURES[stay.measure][0]}")
         _publish(following)
+    _tell(actor, [stay], final=following is None)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=stay,
                  summary=f"解除{MEASURES[stay.measure][0]}（核验码 {stay.release_code}）"
                          + (f"，转{MEASURES[following.measure][0]}至 {following.ends_on}" if following else ""))
@@ -658,11 +737,13 @@ def transfer_pickup(*, actor, transfer_id: int, at: dt.datetime | None = None, p
         (escort or transfer.escort)[:50]
     transfer.state, transfer.picked_up_at = TransferState.PICKED_UP, when
     transfer.save()
-    for stay in transfer.stays.select_for_update():
+    stays = list(transfer.stays.select_for_update())
+    for stay in stays:
         before = _snapshot(stay)
         stay.state = StayState.IN_TRANSFER
         stay.save(update_fields=["state", "updated_at"])
         _history(stay, ChangeKind.STATE, before, actor, f"转运 {transfer.code} 已接上")
+    _tell(actor, stays)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=transfer, summary=f"转运 {transfer.code} 已接上")
     return transfer
 

@@ -58,6 +58,7 @@ from shouwang.tracing.models import (
     Investigation,
     TransmissionLink,
 )
+from shouwang.tracing.signals import case_reported, contact_planned
 from shouwang.venues.companions import companions_for_cases
 from shouwang.venues.selectors import person_scans_between, venue_names
 
@@ -196,6 +197,7 @@ def _report(*, actor, person: Person, data: CaseInput, how: str) -> CaseReport:
     investigation = Investigation.objects.create(case=case, opened_at=reported_at,
                                                  due_at=reported_at + dt.timedelta(hours=hours))
     _publish_case(case)
+    case_reported.send(sender=Case, actor=actor, person_id=person.id, case_code=case.code)
     report = CaseReport(case)
     report.reclassified = _contact_became_case(person.id, case, actor)
     report.events = itinerary_prefill(investigation)
@@ -330,7 +332,7 @@ def _add_exposures(*, case: Case, kind: str, exposures: list[_Exposure], actor, 
             if changed:
                 contact.save()
                 if contact.state != ContactState.PROPOSED:
-                    _plan_and_flag(contact)
+                    _plan_and_flag(contact, actor)
         chosen.append((e, e.person_id))
     Contact.objects.bulk_create(list(new.values()), batch_size=500)
     contact_of = {**existing, **new}
@@ -447,13 +449,13 @@ def contact_add(*, actor, case_id: int, person_id: int, kind: str = ContactKind.
     if contact.state == ContactState.PROPOSED:
         _identify(contact, actor)
     else:
-        _plan_and_flag(contact)
+        _plan_and_flag(contact, actor)
     audit_record(actor=actor, action=AuditAction.CREATE, obj=contact,
                  summary=f"判定{ContactKind(contact.kind).label}：病例{case.code}，{Criterion(criterion).label}")
     return contact
 
 
-def _plan_and_flag(contact: Contact) -> None:
+def _plan_and_flag(contact: Contact, actor=None) -> None:
     """The contact's measure plan from the policy (release date counted from the last exposure) and the status
     flag that turns the code red until they are under measure."""
     rules = _rules(contact.area)
@@ -466,6 +468,9 @@ def _plan_and_flag(contact: Contact) -> None:
         fact_publish(person_ids=[contact.person_id], kind="flag", value=FLAG[contact.kind],
                      since=contact.last_exposure, until=contact.release_on, source=CONTACT_SOURCE,
                      source_id=str(contact.id), note=f"病例{contact.case.code}的{ContactKind(contact.kind).label}")
+        contact_planned.send(sender=Contact, actor=actor, contact_id=contact.id, person_id=contact.person_id,
+                             category=CATEGORY[contact.kind], last_exposure=contact.last_exposure,
+                             case_code=contact.case.code)
 
 
 def _identify(contact: Contact, actor) -> int:
@@ -473,7 +478,7 @@ def _identify(contact: Contact, actor) -> int:
     household proposed as secondary contacts. Answers how many secondary contacts were proposed."""
     contact.state, contact.identified_at = ContactState.IDENTIFIED, clock.now()
     contact.save(update_fields=["state", "identified_at", "updated_at"])
-    _plan_and_flag(contact)
+    _plan_and_flag(contact, actor)
     if contact.kind != ContactKind.CLOSE or not _param(_rules(contact.area), "secondary_contacts", True):
         return 0
     person = Person.objects.filter(id=contact.person_id).first()
@@ -555,6 +560,23 @@ def contact_advance(*, actor, contact_id: int, state: str, note: str = "") -> Co
     return contact
 
 
+def contacts_follow_measure(*, contact_ids: list[int], state: str) -> int:
+    """The quarantine flow's hand-back (shouwang/response): the contacts whose measure moved on follow it —
+    picked up (transferred), in their room or at home (under measure), the plan's last phase released (released).
+    A contact already past that state, or closed, is left as is. Answers how many moved."""
+    moved = 0
+    for contact in Contact.objects.select_for_update().filter(id__in=contact_ids).select_related("case"):
+        if state not in CONTACT_NEXT[contact.state]:
+            continue
+        contact.state = state
+        setattr(contact, STAMP[state], clock.now())
+        contact.save()
+        if state == ContactState.RELEASED:
+            fact_withdraw(source=CONTACT_SOURCE, source_id=str(contact.id))
+        moved += 1
+    return moved
+
+
 def _contact_became_case(person_id: int, case: Case, actor) -> int:
     """A contact who turns positive: their contact row closes as became_case; the secondary contacts exposed to
     them are re-classified by the policy (V9 P2: positive within the first tests -> close contacts of the new
@@ -582,7 +604,7 @@ def _contact_became_case(person_id: int, case: Case, actor) -> int:
                                            last_exposure=secondary.last_exposure, found_via=FoundVia.MANUAL,
                                            evidence=decision.because[0].zh[:500], recorded_by=actor)
             if secondary.state != ContactState.PROPOSED:
-                _plan_and_flag(secondary)
+                _plan_and_flag(secondary, actor)
             moved += 1
     return moved
 

@@ -15,6 +15,7 @@ from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.enums import IdType, PersonTag
 from shouwang.people.identifiers import parse_resident_id
 from shouwang.people.models import Person
+from shouwang.quarantine.models import Stay
 from shouwang.status.models import PersonStatus, StatusFact
 from shouwang.venues.enums import VenueCategory, VenueStatus
 from shouwang.venues.models import Scan, Venue, VenueCode
@@ -117,7 +118,9 @@ def check_venues_statuses_and_scans():
     valid = Counter(VenueCode.objects.filter(revoked_at__isnull=True).values_list("venue_id", flat=True))
     assert len(valid) == 627 and set(valid.values()) == {1}
     # the outbreak's cases and contacts are checked in test_demo_tracing.py
-    traced = StatusFact.objects.filter(Q(source="tracing.case") | Q(source="tracing.contact", source_id__regex=r"^\d+$"))
+    from_contacts = [str(i) for i in Stay.objects.filter(source_ref__startswith="contact:").values_list("id", flat=True)]
+    traced = StatusFact.objects.filter(Q(source="tracing.case") | Q(source="tracing.contact", source_id__regex=r"^\d+$")
+                                       | Q(source="quarantine.stay", source_id__in=from_contacts))
     assert Counter(StatusFact.objects.exclude(id__in=traced.values("id")).values_list("value", flat=True)) == {
         "high": 13, "home_health_monitoring": 3, "spatio_temporal_companion": 1, "close_contact": 1,
         "central_quarantine": 1, "pool_recheck_pending": 10}

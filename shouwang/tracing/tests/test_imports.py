@@ -383,7 +383,7 @@ def test_an_active_case_closes_its_contact_row_and_a_historical_one_leaves_it(to
     assert (yi.state, yi.state_note, yi.investigation.state) == ("fangcang", "病例名单导入", "done")
     assert Contact.objects.get(person=town["乙"]).state == "became_case"
     assert Contact.objects.get(person=town["丙"]).state == "identified"
-    assert (status_get(town["乙"].id).rule, status_get(town["丙"].id).rule) == ("K1", "K2b")
+    assert (status_get(town["乙"].id).rule, status_get(town["丙"].id).rule) == ("K1", "K2")  # 丙's stay
     bing = Case.objects.get(source_ref="WX-1")
     assert (bing.code, bing.state, bing.investigation.due_at) == (
         "BL20220503-001", "discharged", timezone.make_aware(dt.datetime(2022, 5, 4)))

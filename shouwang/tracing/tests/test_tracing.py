@@ -84,7 +84,8 @@ def test_accepting_makes_close_contacts_with_their_plan_and_proposes_their_house
     contact = Contact.objects.get(person=town["p"]["家属乙"])
     assert (contact.state, contact.policy_version, contact.release_on) == ("identified", "V9", dt.date(2022, 7, 24))
     assert contact.plan_note == "集中隔离医学观察7天；居家健康监测3天"
-    assert (status_get(contact.person_id).colour, status_get(contact.person_id).rule) == ("red", "K2b")
+    # the contact's stay (central quarantine, awaiting transfer; shouwang/response) turns the code red as K2
+    assert (status_get(contact.person_id).colour, status_get(contact.person_id).rule) == ("red", "K2")
     secondary = Contact.objects.get(person=town["p"]["同户戊"])
     assert (secondary.kind, secondary.state, secondary.via.person.name, secondary.last_exposure) == (
         "secondary", "proposed", "同场丁", TODAY)
@@ -97,7 +98,8 @@ def test_accepting_makes_close_contacts_with_their_plan_and_proposes_their_house
         contact_advance(actor=town["hq"], contact_id=contact.id, state="notified")
     assert back.value.code == "bad_transition"
     contact_advance(actor=town["hq"], contact_id=contact.id, state="released")
-    assert status_get(contact.person_id).colour == "green"
+    # the flag is withdrawn; the stay the contact got (quarantine) keeps the code red until the stay is released
+    assert (status_get(contact.person_id).colour, status_get(contact.person_id).rule) == ("red", "K2")
 
 
 def test_rejecting_needs_a_reason_and_closes_the_proposal(town):
@@ -115,7 +117,7 @@ def test_a_secondary_contact_becomes_a_close_contact_when_the_linked_close_conta
     contacts_decide(actor=town["hq"], contact_ids=[Contact.objects.get(person=town["p"]["同场丁"]).id], accept=True)
     secondary = Contact.objects.get(person=town["p"]["同户戊"])
     contacts_decide(actor=town["hq"], contact_ids=[secondary.id], accept=True)
-    assert status_get(secondary.person_id).rule == "K2b"
+    assert status_get(secondary.person_id).rule == "K2"  # home quarantine from the flow
     second = report(town, name="同场丁", onset_date=None, classification="asymptomatic", clinical_type="",
                     sampling_date=TODAY, reported_at=at(15, 9), isolated_on=None, found_by="in_quarantine")
     assert second.reclassified == 1
