@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from shouwang.accounts.scoping import jurisdiction_path
 from shouwang.core import clock
-from shouwang.quarantine.enums import OPEN_STAY_STATES, RoomState, TransferState
+from shouwang.quarantine.enums import CENTRAL_MEASURES, OPEN_STAY_STATES, RoomState, SiteState, TransferState
 from shouwang.quarantine.models import Room, Site, Stay, Transfer
 
 
@@ -56,3 +56,26 @@ def transfers_overdue(user, *, now=None) -> list:
     return list(Transfer.objects.filter(site__area__path__startswith=jurisdiction_path(user),
                                         state__in=[TransferState.REQUESTED, TransferState.PICKED_UP], due_at__lt=now)
                 .select_related("site").order_by("due_at"))
+
+
+@dataclass
+class CentralLoad:
+    ending: dict  # last day (date) -> open central stays (in a room, reserved, awaiting or in transfer)
+    open_ended: int  # open central stays without a last day
+    places_active: int  # places in usable rooms (free or occupied) of active sites
+    places_standby: int  # places in sites not yet active (standby, activating): the reserve
+
+
+def central_load(user) -> CentralLoad:
+    """The open central stays of the jurisdiction by their last day, and the places of active and reserve sites:
+    what the 7-day forecast (reports) starts from. Three grouped queries."""
+    path = jurisdiction_path(user)
+    stays = Stay.objects.filter(measure__in=list(CENTRAL_MEASURES), state__in=list(OPEN_STAY_STATES)).filter(
+        Q(area__path__startswith=path) | Q(site__area__path__startswith=path))
+    ending = dict(stays.exclude(ends_on=None).values_list("ends_on").annotate(n=Count("id")).order_by())
+    places = dict(Room.objects.filter(site__area__path__startswith=path,
+                                      state__in=[RoomState.FREE, RoomState.OCCUPIED, RoomState.CLEANING])
+                  .values_list("site__state").annotate(n=Sum("capacity")).order_by())
+    return CentralLoad(ending=ending, open_ended=stays.filter(ends_on=None).count(),
+                       places_active=places.get(SiteState.ACTIVE, 0) or 0,
+                       places_standby=sum(places.get(s, 0) or 0 for s in (SiteState.STANDBY, SiteState.ACTIVATING)))
