@@ -428,16 +428,25 @@ def person_samples_between(*, person_id: int, start: dt.datetime, end: dt.dateti
 def outcome_on(person_id: int, day: dt.date, kind: str) -> str:
     """What the person's test of that day says: negative, positive, pending (sampled, no result) or missing. A PCR
     counts in any tube (pooled or single) sampled that day; an antigen test by its time."""
+    return outcomes_on([person_id], day, kind)[person_id]
+
+
+def outcomes_on(person_ids, day: dt.date, kind: str) -> dict[int, str]:
+    """outcome_on for many people in one query (a site's day sheet)."""
     start = timezone.make_aware(dt.datetime.combine(day, dt.time()))
     end = start + dt.timedelta(days=1)
+    ids = list(person_ids)
     if kind == "antigen":
-        results = set(AntigenResult.objects.filter(person_id=person_id, taken_at__gte=start, taken_at__lt=end)
-                      .values_list("result", flat=True))
+        rows = AntigenResult.objects.filter(person_id__in=ids, taken_at__gte=start, taken_at__lt=end).values_list(
+            "person_id", "result")
     else:
-        results = set(TubeMember.objects.filter(person_id=person_id, added_at__gte=start, added_at__lt=end,
-                                                removed_at__isnull=True).values_list("tube__result", flat=True))
-    if Result.POSITIVE in results:
-        return "positive"
-    if Result.NEGATIVE in results:
-        return "negative"
-    return "pending" if results else "missing"
+        rows = TubeMember.objects.filter(person_id__in=ids, added_at__gte=start, added_at__lt=end,
+                                         removed_at__isnull=True).values_list("person_id", "tube__result")
+    results: dict[int, set] = {i: set() for i in ids}
+    for person_id, result in rows:
+        results[person_id].add(result)
+    out = {}
+    for person_id, found in results.items():
+        out[person_id] = ("positive" if Result.POSITIVE in found else "negative" if Result.NEGATIVE in found
+                          else "pending" if found else "missing")
+    return out
