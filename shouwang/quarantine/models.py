@@ -98,6 +98,8 @@ class Stay(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["person"], condition=Q(state__in=[s.value for s in OPEN_STAY_STATES]),
                                     name="one_open_stay_per_person"),
+            models.UniqueConstraint(fields=["release_code"], condition=~Q(release_code=""),
+                                    name="stay_release_code_unique"),  # the public check finds it by this
         ]  # a room's occupancy (1, or 2 in a family room) is checked by the services under a row lock
         indexes = [models.Index(fields=["site", "state"]), models.Index(fields=["state", "ends_on"])]
 
