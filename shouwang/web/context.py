@@ -17,4 +17,5 @@ def navigation(request) -> dict:
         "nav_can_lab": user.can(Capability.LAB_RESULT) or user.can(Capability.RESULT_REVIEW),
         "nav_can_tracing": user.can(Capability.TRACING_VIEW),
         "nav_can_case_manage": user.can(Capability.CASE_MANAGE),
+        "nav_can_quarantine": user.can(Capability.QUARANTINE_VIEW) or user.can(Capability.STAY_MANAGE),
     }

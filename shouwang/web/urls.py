@@ -3,8 +3,12 @@ from django.urls import path
 
 from shouwang.web import (
     views,
+    views_certificate,
     views_exchange,
+    views_home,
+    views_monitoring,
     views_policy,
+    views_quarantine,
     views_reports,
     views_testing,
     views_testing_ops,
@@ -99,6 +103,45 @@ urlpatterns = [
          name="tracing_import_template"),
     # Epidemic analytics: the curve, R_t and the serial interval of the jurisdiction.
     path("reports/epi/", views_reports.epi_page, name="reports_epi"),
+    # Quarantine: the sites with their occupancy, a site's page (checklist, state, rooms, admission, moves), the
+    # open stays (rooms proposed and reserved, transfers requested), a stay's file, the transfers.
+    path("quarantine/", views_quarantine.site_list, name="quarantine_sites"),
+    path("quarantine/sites/new/", views_quarantine.site_new, name="quarantine_site_new"),
+    path("quarantine/sites/<int:site_id>/", views_quarantine.site_page, name="quarantine_site"),
+    path("quarantine/sites/<int:site_id>/check/", views_quarantine.site_check_view, name="quarantine_site_check"),
+    path("quarantine/sites/<int:site_id>/state/", views_quarantine.site_state_view, name="quarantine_site_state"),
+    path("quarantine/sites/<int:site_id>/rooms/", views_quarantine.site_rooms_view, name="quarantine_rooms_add"),
+    path("quarantine/sites/<int:site_id>/admit/", views_quarantine.site_admit_view, name="quarantine_admit"),
+    path("quarantine/sites/<int:site_id>/move/", views_quarantine.site_move_view, name="quarantine_move"),
+    path("quarantine/stays/", views_quarantine.stay_list, name="quarantine_stays"),
+    path("quarantine/stays/allocate/", views_quarantine.stays_allocate, name="quarantine_allocate"),
+    path("quarantine/stays/transfer/", views_quarantine.stays_transfer, name="quarantine_transfer_request"),
+    path("quarantine/stays/<int:stay_id>/", views_quarantine.stay_page, name="quarantine_stay"),
+    path("quarantine/stays/<int:stay_id>/reanchor/", views_quarantine.stay_reanchor_view,
+         name="quarantine_stay_reanchor"),
+    path("quarantine/stays/<int:stay_id>/release/", views_quarantine.stay_release_view,
+         name="quarantine_stay_release"),
+    path("quarantine/transfers/", views_quarantine.transfer_list, name="quarantine_transfers"),
+    path("quarantine/transfers/<int:transfer_id>/pickup/", views_quarantine.transfer_pickup_view,
+         name="quarantine_transfer_pickup"),
+    path("quarantine/transfers/<int:transfer_id>/arrive/", views_quarantine.transfer_arrive_view,
+         name="quarantine_transfer_arrive"),
+    # Daily monitoring: a site's day sheet (and the home stays'), a person's entry of the day, alerts, needs.
+    path("quarantine/sites/<int:site_id>/day/", views_monitoring.day_page, name="quarantine_day"),
+    path("quarantine/home/day/", views_monitoring.day_page, name="quarantine_home_day"),
+    path("quarantine/stays/<int:stay_id>/check/", views_monitoring.check_page, name="quarantine_check"),
+    path("quarantine/alerts/", views_monitoring.alerts_page, name="quarantine_alerts"),
+    path("quarantine/alerts/<int:alert_id>/handle/", views_monitoring.alert_handle_view,
+         name="quarantine_alert_handle"),
+    path("quarantine/needs/", views_monitoring.needs_page, name="quarantine_needs"),
+    path("quarantine/needs/<int:need_id>/", views_monitoring.need_update_view, name="quarantine_need_update"),
+    # Home quarantine: the board of home stays (五包一, seals, visits, the supervisor's sample) and a person's file.
+    path("quarantine/home/", views_home.home_board_page, name="quarantine_home"),
+    path("quarantine/home/<int:stay_id>/", views_home.home_stay_page, name="quarantine_home_stay"),
+    # The release certificate (PDF) and its public check (no login; masked fields only).
+    path("quarantine/stays/<int:stay_id>/certificate.pdf", views_certificate.certificate_download,
+         name="quarantine_certificate"),
+    path("verify/<str:code>/", views_certificate.verify_certificate, name="verify_certificate"),
     # Residents, no login: a place code's QR opens /s/<token>; /me/<token> is a person's own code.
     path("s/<str:token>", views_venues.resident_scan, name="resident_scan"),
     path("s/<str:token>/done/<int:scan_id>", views_venues.resident_scan_done, name="resident_scan_done"),

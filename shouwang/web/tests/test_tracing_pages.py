@@ -305,7 +305,8 @@ def test_a_manual_contact_is_identified_with_its_plan_and_errors_stay_by_the_fie
                      via_contact_id=str(xin.id), last_exposure="2022-07-15")
     assert secondary.status_code == 302
     ji = contact_of(town, "晚到己")
-    assert (ji.kind, ji.via_id, ji.state, ji.release_on) == ("secondary", xin.id, "identified",
+    # at home from the decision (home quarantine, shouwang/response): under measure at once
+    assert (ji.kind, ji.via_id, ji.state, ji.release_on) == ("secondary", xin.id, "under_measure",
                                                             dt.date(2022, 7, 22))
     is_case = post(p["病例甲"].id_number)
     assert (is_case.status_code, is_case.context["contact_errors"]["id_number"]["code"]) == (409, "is_case")
