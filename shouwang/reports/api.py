@@ -1,5 +1,6 @@
 """/api/v1/reports/…: the epidemic curve, the serial interval of linked pairs and R_t of your jurisdiction
-(read-only; `selectors.py` says how each is counted)."""
+(read-only; `selectors.py` says how each is counted); /api/v1/quarantine/forecast: the 7-day forecast of quarantine
+rooms (`forecast.py`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ninja import Router, Schema
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import require
 from shouwang.reports import selectors
+from shouwang.reports.forecast import rooms_forecast
 
 router = Router(tags=["reports 疫情分析"])
 
@@ -164,3 +166,50 @@ def rt_estimate(request, start: dt.date | None = None, end: dt.date | None = Non
             "windows": [asdict(w) for w in view.windows], "warnings": _notes(request, view.warnings),
             "incidence": [{"date": d, "local": lo, "imported": im}
                           for d, lo, im in zip(view.days, view.local, view.imported, strict=True)]}
+
+
+# ---- the 7-day forecast of quarantine rooms -------------------------------------------------------------------------
+
+
+class ForecastDayOut(Schema):
+    day: dt.date
+    staying: int
+    pending: float
+    new: float
+    needed: int
+    places: int
+    shortfall: int
+
+
+class BecauseOut(Schema):
+    message: str
+    messages: dict[str, str]
+
+
+class ForecastOut(Schema):
+    today: dt.date
+    central_days: int
+    policy_version: str
+    per_day: float
+    proposed: int
+    acceptance: float
+    places_active: int
+    places_standby: int
+    open_ended: int
+    days: list[ForecastDayOut]
+    because: list[BecauseOut]
+
+
+@router.get("/quarantine/forecast", response=ForecastOut, tags=["quarantine 隔离管控"],
+            summary="隔离房间预测 The central quarantine places needed each day of the coming week (stays open, close "
+                    "contacts still to decide, the recent trend) against the places of active sites, with the "
+                    "shortfall and where each figure comes from")
+def quarantine_forecast(request, days: int = 7):
+    require(request.auth, Capability.QUARANTINE_VIEW, "查看隔离房间预测", "view the quarantine room forecast")
+    f = rooms_forecast(request.auth, days=max(1, min(days, 30)))
+    en = _lang(request).startswith("en")
+    return {"today": f.today, "central_days": f.central_days, "policy_version": f.policy_version,
+            "per_day": f.per_day, "proposed": f.proposed, "acceptance": f.acceptance,
+            "places_active": f.places_active, "places_standby": f.places_standby, "open_ended": f.open_ended,
+            "days": [asdict(d) for d in f.days],
+            "because": [{"message": e if en else z, "messages": {"zh-hans": z, "en": e}} for z, e in f.because]}

@@ -10,6 +10,8 @@ from shouwang.areas.api import router as areas_router
 from shouwang.core.errors import DomainError
 from shouwang.people.api import router as people_router
 from shouwang.policy.api import router as policy_router
+from shouwang.quarantine.api import router as quarantine_router
+from shouwang.quarantine.api_care import router as quarantine_care_router
 from shouwang.reports.api import router as reports_router
 from shouwang.status.api import router as status_router
 from shouwang.testing.api import router as testing_router
@@ -37,6 +39,8 @@ api.add_router("", testing_more_router)
 api.add_router("", tracing_import_router)
 api.add_router("", reports_router)
 api.add_router("", tracing_router)
+api.add_router("", quarantine_router)
+api.add_router("", quarantine_care_router)
 
 
 def lang(request) -> str:
