@@ -43,6 +43,7 @@ from shouwang.quarantine.services import (
     allocate_rooms,
     checklist_missing,
     rooms_add,
+    rooms_set_state,
     site_check,
     site_create,
     site_set_state,
@@ -52,6 +53,7 @@ from shouwang.quarantine.services import (
     stay_release,
     stay_start,
     transfer_arrive,
+    transfer_cancel,
     transfer_pickup,
     transfer_request,
 )
@@ -284,6 +286,21 @@ def add_rooms(request, site_id: int, payload: RoomsIn):
         return 201, _json(RoomsAddedOut, {"added": n, "site": _site_row_of(request.auth, site_id)})
 
     return Status(*idempotent(request, produce))
+
+
+class RoomStateIn(Schema):
+    room_ids: list[int]
+    state: str = Field(description="free (disinfected), out_of_service (with a reason) or cleaning")
+    reason: str = ""
+
+
+@router.post("/quarantine/sites/{int:site_id}/room-state", response=SiteOut,
+             summary="房间状态 Rooms disinfected (cleaning → free), out of service or back, all or none; a room in "
+                     "use or reserved is refused (409)")
+def set_room_state(request, site_id: int, payload: RoomStateIn):
+    rooms_set_state(actor=request.auth, site_id=site_id, room_ids=payload.room_ids, state=payload.state,
+                    reason=payload.reason)
+    return site_out(request.auth, site_id)
 
 
 class ChecklistIn(Schema):
@@ -727,6 +744,17 @@ def pickup(request, transfer_id: int, payload: PickupIn):
         return 200, _json(TransferOut, _transfer_of(request.auth, transfer_id))
 
     return idempotent(request, produce)[1]
+
+
+class CancelIn(Schema):
+    reason: str
+
+
+@router.post("/quarantine/transfers/{int:transfer_id}/cancel", response=TransferOut,
+             summary="取消转运 A run not yet picked up is cancelled with the reason; its people can get another run")
+def cancel(request, transfer_id: int, payload: CancelIn):
+    transfer_cancel(actor=request.auth, transfer_id=transfer_id, reason=payload.reason)
+    return _transfer_of(request.auth, transfer_id)
 
 
 class ArriveIn(Schema):

@@ -116,6 +116,45 @@ def site_check(*, actor, site_id: int, items: dict[str, bool]) -> Site:
     return site
 
 
+ROOM_NEXT = {
+    RoomState.CLEANING: (RoomState.FREE, RoomState.OUT_OF_SERVICE),
+    RoomState.FREE: (RoomState.OUT_OF_SERVICE,),
+    RoomState.OUT_OF_SERVICE: (RoomState.CLEANING, RoomState.FREE),
+    RoomState.OCCUPIED: (),
+}
+
+
+@transaction.atomic
+def rooms_set_state(*, actor, site_id: int, room_ids: list[int], state: str, reason: str = "") -> int:
+    """Rooms disinfected after use (to be cleaned -> free), taken out of service (with the reason) or back: all the
+    rooms given or none. A room with someone in it or reserved changes only by admission and leaving."""
+    require(actor, Capability.STAY_MANAGE, "更新房间状态", "change room states")
+    site = _visible_site(actor, site_id)
+    if state not in RoomState.values or state == RoomState.OCCUPIED:
+        raise ValidationFailed(field="state", code="invalid_choice", message_zh="房间状态不存在",
+                               message_en="unknown room state")
+    if not room_ids:
+        raise ValidationFailed(field="room_ids", code="required", message_zh="请选择房间", message_en="choose rooms")
+    if state == RoomState.OUT_OF_SERVICE and not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="停用房间请填写原因",
+                               message_en="give the reason for taking rooms out of service")
+    rooms = list(Room.objects.select_for_update().filter(site=site, id__in=set(room_ids)).order_by("number"))
+    if len(rooms) != len(set(room_ids)):
+        raise NotFound("房间", "room", field="room_ids")
+    held = set(Stay.objects.filter(room__in=rooms, state__in=list(OPEN_STAY_STATES)).values_list("room__number",
+                                                                                                  flat=True))
+    bad = [r.number for r in rooms if r.number in held or state not in ROOM_NEXT[r.state]]
+    if bad:
+        raise DomainError(code="bad_transition", status=409, field="room_ids",
+                          message_zh=f"房间 {'、'.join(bad)} 有人入住、已预留或不能改为“{RoomState(state).label}”",
+                          message_en=f"rooms {', '.join(bad)} are in use, reserved or cannot become {state}")
+    Room.objects.filter(id__in=[r.id for r in rooms]).update(state=state)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=site,
+                 summary=f"{site.name} 房间 {'、'.join(r.number for r in rooms)}：{RoomState(state).label}"
+                         + (f"（{reason.strip()}）" if reason.strip() else ""))
+    return len(rooms)
+
+
 def checklist_missing(site: Site) -> list[str]:
     return [key for key in CHECKLIST if not site.checklist.get(key)]
 
@@ -745,6 +784,25 @@ def transfer_pickup(*, actor, transfer_id: int, at: dt.datetime | None = None, p
         _history(stay, ChangeKind.STATE, before, actor, f"转运 {transfer.code} 已接上")
     _tell(actor, stays)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=transfer, summary=f"转运 {transfer.code} 已接上")
+    return transfer
+
+
+@transaction.atomic
+def transfer_cancel(*, actor, transfer_id: int, reason: str) -> Transfer:
+    """A run not yet picked up is cancelled with the reason (the person went to hospital, a wrong address ...); its
+    people wait for another transfer."""
+    require(actor, Capability.STAY_MANAGE, "取消转运", "cancel transfers")
+    transfer = _visible_transfer(actor, transfer_id)
+    if transfer.state != TransferState.REQUESTED:
+        raise DomainError(code="bad_transition", status=409, field="transfer_id",
+                          message_zh="已接上或已结束的转运单不能取消", message_en="only a transfer not yet picked up "
+                                                                         "can be cancelled")
+    if not (reason or "").strip():
+        raise ValidationFailed(field="reason", code="required", message_zh="请填写取消原因", message_en="give the reason")
+    transfer.state, transfer.note = TransferState.CANCELLED, reason.strip()[:300]
+    transfer.save(update_fields=["state", "note", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=transfer,
+                 summary=f"取消转运 {transfer.code}（{reason.strip()}）")
     return transfer
 
 

@@ -113,6 +113,8 @@ urlpatterns = [
     path("quarantine/sites/<int:site_id>/rooms/", views_quarantine.site_rooms_view, name="quarantine_rooms_add"),
     path("quarantine/sites/<int:site_id>/admit/", views_quarantine.site_admit_view, name="quarantine_admit"),
     path("quarantine/sites/<int:site_id>/move/", views_quarantine.site_move_view, name="quarantine_move"),
+    path("quarantine/sites/<int:site_id>/room-state/", views_quarantine.site_room_state_view,
+         name="quarantine_room_state"),
     path("quarantine/stays/", views_quarantine.stay_list, name="quarantine_stays"),
     path("quarantine/stays/allocate/", views_quarantine.stays_allocate, name="quarantine_allocate"),
     path("quarantine/stays/transfer/", views_quarantine.stays_transfer, name="quarantine_transfer_request"),
@@ -124,6 +126,8 @@ urlpatterns = [
     path("quarantine/transfers/", views_quarantine.transfer_list, name="quarantine_transfers"),
     path("quarantine/transfers/<int:transfer_id>/pickup/", views_quarantine.transfer_pickup_view,
          name="quarantine_transfer_pickup"),
+    path("quarantine/transfers/<int:transfer_id>/cancel/", views_quarantine.transfer_cancel_view,
+         name="quarantine_transfer_cancel"),
     path("quarantine/transfers/<int:transfer_id>/arrive/", views_quarantine.transfer_arrive_view,
          name="quarantine_transfer_arrive"),
     # Daily monitoring: a site's day sheet (and the home stays'), a person's entry of the day, alerts, needs.

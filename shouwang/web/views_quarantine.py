@@ -38,6 +38,7 @@ from shouwang.quarantine.enums import (
     OPEN_STAY_STATES,
     SITE_NEXT,
     ChangeKind,
+    RoomState,
     SiteKind,
     SiteState,
     StayState,
@@ -49,6 +50,7 @@ from shouwang.quarantine.services import (
     allocate_rooms,
     checklist_missing,
     rooms_add,
+    rooms_set_state,
     site_check,
     site_create,
     site_set_state,
@@ -57,6 +59,7 @@ from shouwang.quarantine.services import (
     stay_reanchor,
     stay_release,
     transfer_arrive,
+    transfer_cancel,
     transfer_pickup,
     transfer_request,
 )
@@ -360,6 +363,8 @@ def _site_context(request, site: Site, **extra) -> dict:
         "rooms_total": len(views), "free_rooms": free, "incoming": incoming, "people": people,
         "can_site": user.can(Capability.SITE_MANAGE), "can_stay": user.can(Capability.STAY_MANAGE),
         "check_error": None, "state_error": None, "rooms_errors": {}, "rooms_values": {}, "state_values": {},
+        "to_clean": [v.room for v in views if v.room.state == RoomState.CLEANING],
+        "room_state_error": None, "room_state_values": {},
     }
     context.update(extra)
     return context
@@ -448,6 +453,28 @@ def site_rooms_view(request, site_id: int):
         field = "family_rooms" if exc.field == "family_rooms" else "floors"
         return _site_error(request, site, exc, rooms_errors={field: _explained(exc)}, rooms_values=post)
     messages.success(request, gettext("已添加房间 %(n)s 间") % {"n": n})
+    return redirect(_site_url(site, "rooms"))
+
+
+@login_required
+@require_POST
+def site_room_state_view(request, site_id: int):
+    """Rooms disinfected (to clean -> free), taken out of service with the reason, or back: the ticked rooms, or the
+    room numbers typed (comma or space separated), all or none (rooms_set_state)."""
+    try:
+        site = _site_action(request, site_id, Capability.STAY_MANAGE, "更新房间状态", "change room states")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    post = request.POST
+    numbers = [n for n in re.split(r"[\s,，、]+", post.get("numbers", "")) if n]
+    ids = [_int(i) for i in post.getlist("room_ids")]
+    try:
+        ids += [_room_in(site, n).id for n in numbers]
+        n = rooms_set_state(actor=request.user, site_id=site.id, room_ids=[i for i in ids if i], state=post.get(
+            "state", ""), reason=post.get("reason", "")[:200])
+    except DomainError as exc:
+        return _site_error(request, site, exc, room_state_error=_explained(exc), room_state_values=post)
+    messages.success(request, gettext("已更新房间 %(n)s 间") % {"n": n})
     return redirect(_site_url(site, "rooms"))
 
 
@@ -853,6 +880,22 @@ def transfer_pickup_view(request, transfer_id: int):
         return _transfers_error(request, run, exc)
     messages.success(request, gettext("转运 %(code)s 已接上") % {"code": run.code})
     return redirect(reverse("quarantine_transfers") + f"#transfer-{run.id}")
+
+
+@login_required
+@require_POST
+def transfer_cancel_view(request, transfer_id: int):
+    """A run not yet picked up is cancelled with the reason (transfer_cancel)."""
+    try:
+        run = _transfer_action(request, transfer_id, "取消转运", "cancel transfers")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    try:
+        run = transfer_cancel(actor=request.user, transfer_id=run.id, reason=request.POST.get("reason", "")[:300])
+    except DomainError as exc:
+        return _transfers_error(request, run, exc)
+    messages.success(request, gettext("转运 %(code)s 已取消") % {"code": run.code})
+    return redirect(reverse("quarantine_transfers"))
 
 
 @login_required

@@ -265,6 +265,15 @@ def test_a_retry_with_the_same_key_starts_one_stay_and_requests_one_transfer(cou
     assert Transfer.objects.count() == 1
     busy = post(hq, f"{Q}/transfers", run)
     assert (busy.status_code, busy.json()["code"]) == (409, "already_requested")
+    cancelled = post(hq, f"{Q}/transfers/{one.json()['id']}/cancel", {"reason": "改派负压救护车"})
+    assert (cancelled.status_code, cancelled.json()["state"]) == (200, "cancelled")
+    assert post(hq, f"{Q}/transfers", run).status_code == 201  # the person gets another run
+    rooms = dict(Room.objects.filter(site=site).values_list("number", "id"))
+    off = post(hq, f"{Q}/sites/{site.id}/room-state", {"room_ids": [rooms["301"]], "state": "out_of_service"})
+    assert (off.status_code, off.json()["field"]) == (422, "reason")
+    off = post(hq, f"{Q}/sites/{site.id}/room-state", {"room_ids": [rooms["301"]], "state": "out_of_service",
+                                                     "reason": "水管漏水"})
+    assert (off.status_code, Room.objects.get(id=rooms["301"]).state) == (200, "out_of_service")
 
 
 def test_a_wrong_body_or_filter_answers_422_naming_the_field(county, hq):

@@ -14,6 +14,7 @@ from shouwang.quarantine.models import Room, Stay, StayChange
 from shouwang.quarantine.services import (
     StayInput,
     rooms_add,
+    rooms_set_state,
     site_check,
     site_create,
     site_set_state,
@@ -125,6 +126,17 @@ def test_a_site_opens_only_with_its_checklist_and_rooms_hold_one_or_a_family(cou
         site_set_state(actor=hq, site_id=site.id, state="closing")
         site_set_state(actor=hq, site_id=site.id, state="closed")
     assert busy.value.code == "site_in_use"
+    # the room left behind is disinfected and free again; a room in use does not change by hand
+    with pytest.raises(DomainError) as in_use:
+        rooms_set_state(actor=hq, site_id=site.id, room_ids=[rooms["301"].id, rooms["302"].id], state="free")
+    assert (in_use.value.code, in_use.value.message_zh) == (
+        "bad_transition", "房间 302 有人入住、已预留或不能改为“空闲”")
+    assert Room.objects.get(id=rooms["301"].id).state == "cleaning"  # all or nothing
+    with pytest.raises(DomainError) as why:
+        rooms_set_state(actor=hq, site_id=site.id, room_ids=[rooms["301"].id], state="out_of_service")
+    assert why.value.field == "reason"
+    assert rooms_set_state(actor=hq, site_id=site.id, room_ids=[rooms["301"].id], state="free") == 1
+    assert Room.objects.get(id=rooms["301"].id).state == "free"
 
 
 def negative_tube(county, person, day: dt.date, barcode: str, result: str = "negative"):
@@ -251,6 +263,15 @@ def test_a_transfer_runs_point_to_point_within_the_policy_limit_and_is_checked_c
     with pytest.raises(DomainError) as twice:
         transfer_request(actor=hq, stay_ids=ids[:1], site_id=site.id, pickup_address="x", vehicle="bus")
     assert twice.value.code == "already_requested"
+    # a run not picked up can be cancelled with a reason; its people can then get another run
+    from shouwang.quarantine.services import transfer_cancel
+    with pytest.raises(DomainError) as no_reason:
+        transfer_cancel(actor=hq, transfer_id=run.id, reason="")
+    assert no_reason.value.field == "reason"
+    transfer_cancel(actor=hq, transfer_id=run.id, reason="车辆故障，改派")
+    run = transfer_request(actor=hq, stay_ids=ids, site_id=site.id, pickup_address="幸福小区1号楼", vehicle="bus",
+                           plate="晋L·12345", driver="王师傅")
+    assert run.code == "ZY20220711-002"
     assert transfers_overdue(hq, now=run.requested_at + dt.timedelta(hours=12, minutes=1)) == [run]
     moment["now"] = run.requested_at + dt.timedelta(hours=2)
     transfer_pickup(actor=hq, transfer_id=run.id, at=run.requested_at + dt.timedelta(hours=1))

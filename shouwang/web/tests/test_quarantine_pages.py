@@ -254,6 +254,24 @@ def test_people_are_allocated_transferred_admitted_from_the_site_page_and_releas
     assert f"已解除集中隔离医学观察，核验码 {stay.release_code}；接续居家健康监测至 2022-07-20" in html
     assert "接续居家健康监测至 07-20" in html
     assert Room.objects.get(site=site, number="301").state == "cleaning"
+    assert f'href="/quarantine/stays/{ids[2]}/certificate.pdf"' in html
+
+    # the rooms left are disinfected from the site's page; a room in use is refused, nothing changes
+    site_page = hq.get(f"/quarantine/sites/{site.id}/")
+    assert [r.number for r in site_page.context["to_clean"]] == ["301", "303"]
+    busy = hq.post(f"/quarantine/sites/{site.id}/room-state/", {"numbers": "303, 402", "state": "free"})
+    assert busy.status_code == 409 and "房间 402 有人入住、已预留或不能改为“空闲”" in text(busy)
+    assert Room.objects.get(site=site, number="303").state == "cleaning"
+    cleaned = hq.post(f"/quarantine/sites/{site.id}/room-state/", {
+        "room_ids": [r.id for r in site_page.context["to_clean"]], "state": "free"})
+    assert cleaned.status_code == 302
+    assert dict(Room.objects.filter(site=site, number__in=["301", "303"]).values_list("number", "state")) == {
+        "301": "free", "303": "free"}
+    no_reason = hq.post(f"/quarantine/sites/{site.id}/room-state/", {"numbers": "302", "state": "out_of_service"})
+    assert no_reason.status_code == 422 and "停用房间请填写原因" in text(no_reason)
+    hq.post(f"/quarantine/sites/{site.id}/room-state/", {"numbers": "302", "state": "out_of_service",
+                                                       "reason": "水管漏水"})
+    assert Room.objects.get(site=site, number="302").state == "out_of_service"
 
 
 def test_a_stay_file_shows_the_plan_and_re_anchors_and_logs_the_read(county, client_for, settings):
@@ -387,3 +405,20 @@ def test_another_township_gets_not_found_and_a_grid_worker_may_look_but_not_act(
     assert 'data-testid="nav-group-quarantine">隔离管控<' in nav
     assert 'data-testid="nav-group-quarantine"' not in text(
         client_for(county.user(Role.SAMPLER, county.township_a, username="sampler")).get("/"))
+
+
+def test_a_transfer_not_picked_up_is_cancelled_with_its_reason(county, client_for):
+    site = open_site(county)
+    stay = start(county, county.person(name="密接丁", seq=41))
+    run = transfer_request(actor=county.hq, stay_ids=[stay.id], site_id=site.id, pickup_address="幸福小区2号楼",
+                           vehicle="ambulance")
+    hq = client_for(county.hq)
+    assert 'data-testid="cancel-form"' in text(hq.get("/quarantine/transfers/"))
+    empty = hq.post(f"/quarantine/transfers/{run.id}/cancel/", {"reason": " "})
+    assert (empty.status_code, Transfer.objects.get(id=run.id).state) == (422, "requested")
+    done = hq.post(f"/quarantine/transfers/{run.id}/cancel/", {"reason": "已送定点医院"})
+    run.refresh_from_db()
+    assert (done.status_code, run.state, run.note) == (302, "cancelled", "已送定点医院")
+    assert "转运 ZY20220711-001 已取消" in text(hq.get(done["Location"]))
+    again = hq.post(f"/quarantine/transfers/{run.id}/cancel/", {"reason": "x"})
+    assert again.status_code == 409
