@@ -639,6 +639,12 @@ def allocate_rooms(*, actor, stay_ids: list[int], site_ids: list[int] | None = N
             with connection.cursor() as cursor:  # one prepared UPDATE (bulk_update's CASE chains cost seconds)
                 cursor.executemany(f"UPDATE {table} SET site_id = %s, room_id = %s, updated_at = %s WHERE id = %s",
                                    [(p.site_id, p.room_id, stamp, p.stay_id) for p in placed])
+            moment = clock.now()
+            names = dict(Site.objects.filter(id__in={p.site_id for p in placed}).values_list("id", "name"))
+            StayChange.objects.bulk_create([  # each stay's history says where it is expected
+                StayChange(stay_id=p.stay_id, kind=ChangeKind.MOVED, before={"site": None, "room": None},
+                           after={"site": p.site_id, "room": p.room_id}, reason=f"预留 {names[p.site_id]} {p.number}"[:300],
+                           at=moment, by=actor) for p in placed], batch_size=1000)
             audit_record(actor=actor, action=AuditAction.UPDATE, object_type="quarantine.stay",
                          object_id=",".join(str(p.stay_id) for p in placed[:10])[:60],
                          summary=f"分配房间 {len(placed)} 人")

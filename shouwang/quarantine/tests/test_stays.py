@@ -234,6 +234,9 @@ def test_allocation_keeps_households_on_a_floor_floors_per_source_case_and_a_chi
     assert partial.value.code == "not_all_placed"
     done = allocate_rooms(actor=hq, stay_ids=ids[:-1], apply=True)
     assert (len(done.placed), Stay.objects.filter(room__isnull=False).count()) == (6, 6)
+    reserved = StayChange.objects.get(stay_id=ids[0], kind="moved")
+    assert (reserved.reason, reserved.after["room"]) == (f"预留 {site.name} 302",
+                                                         Room.objects.get(site=site, number="302").id)
     stay_admit(actor=hq, stay_id=ids[0], room_id=Room.objects.get(site=site, number="302").id)  # as reserved
     (occ,) = occupancy(hq)
     assert (occ.rooms, occ.places, occ.occupied, occ.free_rooms, occ.cleaning) == (7, 8, 6, 2, 0)
