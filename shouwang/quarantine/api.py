@@ -15,14 +15,19 @@ import datetime as dt
 from django.conf import settings
 from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from ninja import Field, Router, Schema, Status
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import require
 from shouwang.core import clock
-from shouwang.core.errors import NotFound, ValidationFailed
+from shouwang.core.apikit import as_json as _json
+from shouwang.core.apikit import aware as _aware
+from shouwang.core.apikit import choice_filter as _filter
+from shouwang.core.apikit import client_ip as _ip
+from shouwang.core.apikit import iso as _iso
+from shouwang.core.apikit import one_of as _one_of
+from shouwang.core.errors import NotFound
 from shouwang.core.idempotency import idempotent
 from shouwang.core.masking import mask_id_number, mask_mobile, mask_name
 from shouwang.policy.rules.model import MEASURES
@@ -62,48 +67,11 @@ router = Router(tags=["quarantine 隔离管控"])
 LIVE_TRANSFERS = (TransferState.REQUESTED, TransferState.PICKED_UP)
 
 
-# ---- helpers (as in shouwang/tracing/api.py; api_care.py uses them too) -----------------------------------------
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return timezone.localtime(value).isoformat() if value else None
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A time sent without an offset is Beijing time (TIME_ZONE), not an error deep in a service."""
-    if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value)
-    return value
-
-
-def _values(choices) -> list[str]:
-    """The values of a TextChoices class, or of a collection (a dict's keys)."""
-    return list(choices.values if isinstance(choices, type) else choices)
-
-
-def _one_of(choices) -> str:
-    return "one of: " + ", ".join(_values(choices))
-
-
-def _filter(value: str, choices, field: str, zh: str, en: str) -> str:
-    """A choice query parameter: "" (no filter) or one of the choices (TextChoices or a collection of values)."""
-    if value and value not in _values(choices):
-        raise ValidationFailed(field=field, code="invalid_choice", message_zh=f"{zh}不存在",
-                               message_en=f"unknown {en}")
-    return value
+# ---- helpers (shouwang/core/apikit.py; api_care.py uses them too) ------------------------------------------------
 
 
 def _view(request) -> None:
     require(request.auth, Capability.QUARANTINE_VIEW, "查看隔离点和隔离管控人员", "view quarantine sites and stays")
-
-
-def _json(schema: type[Schema], data: dict) -> dict:
-    """The answer as JSON values, so an idempotent replay answers exactly what the first call did."""
-    return schema.model_validate(data).model_dump(mode="json")
-
-
-def _ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _limit(limit: int) -> int:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
 from django.utils.translation import get_language
 from ninja import Field, Router, Schema, Status
 
 from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import require
 from shouwang.core import clock
+from shouwang.core.apikit import as_json as _json
+from shouwang.core.apikit import aware as _aware
+from shouwang.core.apikit import choice_filter as _filter
+from shouwang.core.apikit import client_ip as _ip
+from shouwang.core.apikit import iso as _iso
+from shouwang.core.apikit import one_of as _one_of
 from shouwang.core.errors import ValidationFailed
 from shouwang.core.idempotency import idempotent
 from shouwang.core.masking import mask_id_number, mask_mobile, mask_name
@@ -52,39 +57,8 @@ from shouwang.tracing.services import (
 router = Router(tags=["tracing 流调溯源"])
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return timezone.localtime(value).isoformat() if value else None
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A time sent without an offset is Beijing time (TIME_ZONE), not an error deep in a service."""
-    if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value)
-    return value
-
-
-def _one_of(choices) -> str:
-    return "one of: " + ", ".join(choices.values)
-
-
-def _filter(value: str, choices, field: str, zh: str, en: str) -> str:
-    if value and value not in choices.values:
-        raise ValidationFailed(field=field, code="invalid_choice", message_zh=f"{zh}不存在",
-                               message_en=f"unknown {en}")
-    return value
-
-
 def _view(request) -> None:
     require(request.auth, Capability.TRACING_VIEW, "查看病例、密接和传播链", "view cases, contacts and chains")
-
-
-def _json(schema: type[Schema], data: dict) -> dict:
-    """The answer as JSON values, so an idempotent replay answers exactly what the first call did."""
-    return schema.model_validate(data).model_dump(mode="json")
-
-
-def _ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 # ---- cases -------------------------------------------------------------------------------------------------------

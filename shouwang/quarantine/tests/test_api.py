@@ -230,8 +230,9 @@ def test_a_close_contact_is_allocated_transferred_admitted_monitored_and_release
     assert (file["name"], file["person"]["mobile"], file["person"]["identifiers_masked"]) == (
         "密*甲", "138****1234", True)
     assert [x["outcome"] for x in file["tests"]] == ["negative"] * 5
-    assert [(c["kind"], c["after"]["state"]) for c in file["history"]] == [
-        ("created", "awaiting_transfer"), ("state", "in_transfer"), ("state", "active"), ("state", "released")]
+    assert [(c["kind"], c["after"].get("state"), c["reason"][:2]) for c in file["history"]] == [
+        ("created", "awaiting_transfer", "密切"), ("moved", None, "预留"), ("state", "in_transfer", "转运"),
+        ("state", "active", "入住"), ("state", "released", "期满")]
     assert (file["next_stay_id"], file["category_zh"], file["transfers"][0]["code"]) == (
         nxt["id"], "密切接触者", "ZY20220711-001")
     full = hq.get(f"{Q}/stays/{sid}", {"full": "true"}).json()
