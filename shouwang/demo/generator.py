@@ -13,7 +13,9 @@ The tree below the county is written with bulk_create: the materialised paths (t
 alphabet 0-9A-Z, siblings in code order as ``node_order_by = ["code"]`` keeps them) are computed here.
 People, households, tags and doses are bulk-inserted too; no row history is written for seed data.
 Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py), then mass testing:
-sampling sites, labs, a finished round and one in progress (shouwang/demo/testing.py).
+sampling sites, labs, a finished round and one in progress (shouwang/demo/testing.py), the quarantine sites
+(shouwang/demo/quarantine.py), the outbreak with its contacts transferred, admitted and released
+(shouwang/demo/tracing.py), and the demo day's monitoring and home quarantine (shouwang/demo/quarantine.py).
 """
 
 from __future__ import annotations
@@ -218,6 +220,9 @@ class Summary:
     samples: int = 0
     cases: int = 0
     contacts: int = 0
+    quarantine_sites: int = 0
+    in_sites: int = 0
+    at_home: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -228,10 +233,13 @@ class Summary:
                 f"户 {self.households}，人员 {self.people}，网格员 {self.grid_workers}，账号 {self.users}，"
                 f"场所 {self.venues}，扫码 {self.scans}，检测轮次 {self.rounds}，采样点 {self.sites}，"
                 f"采样管 {self.tubes}，采样 {self.samples} 人次，病例 {self.cases}，密接 {self.contacts}，"
+                f"隔离点 {self.quarantine_sites}，集中隔离 {self.in_sites} 人，居家隔离 {self.at_home} 人，"
                 f"用时 {self.seconds:.1f} 秒")
 
 
 # The demo accounts: username, role, where (county / town / first community / its first grid / 响水河镇), name.
+# The quarantine sites (shouwang/demo/quarantine.py) have "quarantine" as their manager and "doctor" as their
+# resident doctor (no role of its own: the quarantine manager's rights, over the town where both sites are).
 DEMO_USERS = [
     ("hq", Role.HQ, "county", "王建军"),
     ("taskforce", Role.TASK_FORCE, "county", "李秀梅"),
@@ -241,10 +249,12 @@ DEMO_USERS = [
     ("sampler", Role.SAMPLER, "town", "杨帆"),
     ("lab", Role.LAB, "county", "周敏"),
     ("quarantine", Role.QUARANTINE_MANAGER, "county", "吴海涛"),
+    ("doctor", Role.QUARANTINE_MANAGER, "town", "马丽萍"),  # the quarantine sites' resident doctor (驻点医生)
     ("checkpoint", Role.CHECKPOINT, "checkpoint", "郭强"),
     ("supervisor", Role.SUPERVISOR, "county", "孙卫东"),
     ("admin", Role.ADMIN, "county", "系统管理员"),
 ]
+DEMO_USER_NOTES = {"doctor": "驻点医生"}  # what an account is for, where its role does not say it (demo_logins)
 
 
 class RowInserter:
@@ -948,10 +958,16 @@ class CountyGenerator:
                 s = self.summary
                 s.rounds, s.sites, s.tubes, s.samples = testing.rounds, testing.sites, testing.tubes, testing.samples
                 self.log(f"检测轮次 {testing.rounds} 个，采样点 {testing.sites} 个，采样管 {testing.tubes} 支")
+                from shouwang.demo.quarantine import QuarantineGenerator
                 from shouwang.demo.tracing import TracingGenerator
 
-                tracing = TracingGenerator(seed=self.seed, county_path=county.path, log=self.log).run()
+                quarantine = QuarantineGenerator(seed=self.seed, log=self.log)
+                quarantine.setup()  # the sites, before the outbreak moves anyone
+                tracing = TracingGenerator(seed=self.seed, county_path=county.path, log=self.log,
+                                           quarantine=quarantine).run()
                 self.summary.cases, self.summary.contacts = tracing.cases, tracing.contacts
+                measures = quarantine.daily_life()
+                s.quarantine_sites, s.in_sites, s.at_home = measures.sites, measures.in_sites, measures.at_home
         self.summary.seconds = time.monotonic() - started
         return self.summary
 

@@ -1,19 +1,27 @@
 """The demo county's outbreak: two transmission chains and a fresh case, all through the tracing services with the
 business clock pinned to the moment each step happens.
 
-Runs after the venues (scans) and the testing (generator.CountyGenerator.run), from its own ``random.Random``
-seeded from the county's seed: the same seed and size give the same cases.
+Runs after the venues (scans), the testing and the quarantine sites (generator.CountyGenerator.run), from its own
+``random.Random`` seeded from the county's seed: the same seed and size give the same cases. The tracer decides and
+notifies; everything after that goes through quarantine (shouwang/demo/quarantine.py): an identified contact gets
+its stay from the policy's plan (shouwang/response/flows.py: a close contact awaits transfer, a secondary contact
+is at home under measure at once), and the stay moves the contact along — picked up: transferred; admitted to a
+room: under measure; the plan's last phase released: released; a contact who becomes a case leaves the stay.
 
 - Chain 1, closed (lineage BA.2): a fever-clinic case in 天坛镇 reported 07-03; the household proposed and accepted
-  as close contacts, transferred the same day; a co-worker added by the tracer; a household member and the
-  co-worker turn positive in quarantine (07-05, 07-06) and are linked to the first case; their own contacts are
-  identified and transferred; everyone's quarantine has ended by the demo day (released), the first case is
-  discharged. Every contact under control: the chain is closed.
+  as close contacts, notified and taken by bus to the county CDC's fixed site the same afternoon; a co-worker added
+  by the tracer and taken there in the evening; a household member and the co-worker turn positive in
+  quarantine (07-05, 07-06) and are linked to the first case; their own contacts are identified and transferred;
+  the others' central quarantine is released after negative tests on 07-10 and their home health monitoring on
+  07-13 (released), the first case is discharged. Every contact under control: the chain is closed.
   The household's two cases are recorded as a family cluster (聚集性疫情).
 - Chain 2, open (lineage BA.5.2): a courier found by key-group screening, reported 07-13, with household and venue
-  companions proposed from the scan log; most accepted (one rejected with a reason, a few still proposed),
-  some transferred, two identified more than 12 hours ago and not yet transferred (on the tracer's work list); a
-  household member turns positive in quarantine on 07-14 and is linked.
+  companions proposed from the scan log; most accepted (one rejected with a reason, a few still proposed); the
+  requisitioned hotel is opened that morning and the accepted are taken there by household in the afternoon, but
+  two notified late that evening have transfers requested and never picked up (overdue on the tracer's and HQ's
+  lists); a household member turns positive in quarantine on 07-14 and is linked; that case's close contacts go to
+  the fixed site on 07-14, except one household picked up on the demo day afternoon and still on the road; the
+  close contacts' households are secondary contacts in home quarantine.
 - A fresh case reported on the demo day at 07:30 by a fever clinic: investigation open (its 24-hour clock
   running), itinerary pre-filled from the person's scans, household and companions proposed, nothing decided yet.
 """
@@ -30,11 +38,12 @@ from django.utils import timezone
 
 from shouwang.accounts.models import User
 from shouwang.demo.generator import COUNTY_CODE
+from shouwang.demo.quarantine import FIXED, HOTEL, PICKED_UP, REQUESTED, QuarantineGenerator
 from shouwang.demo.testing import business_time
 from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.models import Person
 from shouwang.status.services import status_refresh
-from shouwang.tracing.enums import CONTACT_NEXT
+from shouwang.tracing.enums import CONTACT_NEXT, ContactKind, ContactState
 from shouwang.tracing.models import Case, Contact
 from shouwang.tracing.services import (
     CaseInput,
@@ -66,8 +75,10 @@ class TracingSummary:
 
 
 class TracingGenerator:
-    def __init__(self, *, seed: int, county_path: str, log: Callable[[str], None] | None = None):
+    def __init__(self, *, seed: int, county_path: str, quarantine: QuarantineGenerator,
+                 log: Callable[[str], None] | None = None):
         self.rng = random.Random(f"shouwang-tracing-{seed}")
+        self.quarantine = quarantine  # its sites set up: the contacts' transfers, rooms and releases
         self.county_path = county_path
         self.log = log or (lambda message: None)
         self.touched: set[int] = set()
@@ -124,13 +135,13 @@ class TracingGenerator:
         self.touched.update(c.person_id for c in chosen)
         return chosen
 
-    def advance(self, contacts, states: list[str], moment: dt.datetime) -> None:
+    def notify(self, contacts, moment: dt.datetime) -> None:
+        """The tracer reached them (a contact at home is under measure from the decision: nothing to do)."""
         with business_time(moment):
             for c in contacts:
-                for state in states:
-                    current = Contact.objects.values_list("state", flat=True).get(id=c.id)
-                    if state in CONTACT_NEXT[current]:  # a contact at home is under measure from the decision
-                        contact_advance(actor=self.taskforce, contact_id=c.id, state=state)
+                current = Contact.objects.values_list("state", flat=True).get(id=c.id)
+                if ContactState.NOTIFIED in CONTACT_NEXT[current]:
+                    contact_advance(actor=self.taskforce, contact_id=c.id, state=ContactState.NOTIFIED)
 
     def run(self) -> TracingSummary:
         users = {u.username: u for u in User.objects.filter(username__in=["hq", "taskforce"])}
@@ -154,14 +165,16 @@ class TracingGenerator:
                         clinical_type="mild", onset_date=_d(2), sampling_date=_d(2), isolated_on=_d(3),
                         lineage="BA.2")
         household = self.accept_all(a, _at(_d(3), 11))
-        self.advance(household, ["notified", "transferred", "under_measure"], _at(_d(3), 16))
+        self.notify(household, _at(_d(3), 11, 30))
+        self.quarantine.move_in(household, site=FIXED, start=_at(_d(3), 13))
         worker = self.rng.choice([p for p in town_people if p not in taken])
         taken.add(worker)
         with business_time(_at(_d(3), 18)):
             coworker = contact_add(actor=self.taskforce, case_id=a.id, person_id=worker, setting="work",
                                    criterion="5", last_exposure=_d(2), evidence="同一办公室，7月1日至2日共同工作")
         self.touched.add(worker)
-        self.advance([coworker], ["notified", "transferred", "under_measure"], _at(_d(3), 22))
+        self.notify([coworker], _at(_d(3), 18, 20))
+        self.quarantine.move_in([coworker], site=FIXED, start=_at(_d(3), 18, 40))
         mate = Person.objects.get(id=household[0].person_id)
         b = self.report(mate, _at(_d(5), 9), found_by="in_quarantine", classification="asymptomatic",
                         sampling_date=_d(5), isolated_on=_d(3), lineage="BA.2")
@@ -175,10 +188,13 @@ class TracingGenerator:
                      evidence="同一办公室共同工作两天")
             cluster_save(actor=self.hq, name="天坛镇一起家庭聚集性疫情", setting="household", case_ids=[a.id, b.id],
                          note="首例发热门诊检出，同住家属隔离第2天检出")
+        traced = [*household, coworker]
         for case in (b, c):
-            contacts = self.accept_all(case, _at(timezone.localdate(case.reported_at), 14))
-            self.advance(contacts, ["notified", "transferred", "under_measure"],
-                         _at(timezone.localdate(case.reported_at), 20))
+            day = timezone.localdate(case.reported_at)
+            contacts = self.accept_all(case, _at(day, 14))
+            self.notify(contacts, _at(day, 14, 20))
+            self.quarantine.move_in(contacts, site=FIXED, start=_at(day, 14, 40))
+            traced += contacts
         # everyone's quarantine over, the cases treated and discharged
         for case in (a, b, c):
             with business_time(_at(_d(4), 9)):
@@ -187,9 +203,8 @@ class TracingGenerator:
                                      summary="活动轨迹已核清，密接均已转运隔离。")
         with business_time(_at(_d(14), 10)):
             case_update(actor=self.hq, case_id=a.id, state="discharged")
-        for contact in Contact.objects.filter(case__in=[a, b, c], state="under_measure").order_by("id"):
-            when = max(contact.release_on or _d(14), _d(13))
-            self.advance([contact], ["released"], _at(min(when, DEMO_DATE), 9))
+        # their quarantine served: tested negative and released (the rooms disinfected)
+        self.quarantine.serve_out(traced)
 
     def triage(self, case: Case, moment: dt.datetime, companions_kept: int) -> list[Contact]:
         """The tracer's first decisions on a case's proposals: the household and the `companions_kept` companions
@@ -216,14 +231,20 @@ class TracingGenerator:
         d = self.report(courier, _at(_d(13), 9, 20), found_by="key_group", classification="confirmed",
                         clinical_type="mild", onset_date=_d(12), sampling_date=_d(12), isolated_on=_d(13),
                         lineage="BA.5.2")
+        self.quarantine.open_hotel(_at(_d(13), 9, 40))
         accepted = self.triage(d, _at(_d(13), 12), 8)
-        self.advance(accepted[:-2], ["notified", "transferred", "under_measure"], _at(_d(13), 20))
-        self.advance(accepted[-2:], ["notified"], _at(_d(13), 21))  # not transferred yet: past the 12 h limit
+        self.notify(accepted[:-2], _at(_d(13), 12, 30))
+        self.quarantine.move_in(accepted[:-2], site=HOTEL, start=_at(_d(13), 13))
+        self.notify(accepted[-2:], _at(_d(13), 21))  # requested at once, never picked up: past the 12 h limit
+        self.quarantine.move_in(accepted[-2:], site=HOTEL, start=_at(_d(13), 21, 20), stage=REQUESTED)
         mate = self._housemate(courier)
         e = self.report(mate, _at(_d(14), 10), found_by="in_quarantine", classification="asymptomatic",
                         sampling_date=_d(14), isolated_on=_d(13), lineage="BA.5.2")
         later = self.triage(e, _at(_d(14), 11), 2)
-        self.advance(later, ["notified", "transferred", "under_measure"], _at(_d(14), 15))
+        self.notify(later, _at(_d(14), 11, 30))
+        groups = self.quarantine.households(later)
+        away = groups.pop() if len(groups) > 1 else []  # the last household is fetched on the demo day
+        self.quarantine.move_in([c for g in groups for c in g], site=FIXED, start=_at(_d(14), 12))
         for minute in range(3):  # accepting close contacts proposes their households as secondary contacts
             waiting = list(Contact.objects.filter(case__in=[d, e], state="proposed").order_by("id"))
             if not waiting:
@@ -231,7 +252,9 @@ class TracingGenerator:
             with business_time(_at(_d(14), 12, minute)):
                 contacts_decide(actor=self.taskforce, contact_ids=[c.id for c in waiting], accept=True)
             self.touched.update(c.person_id for c in waiting)
-            self.advance(waiting, ["notified", "transferred", "under_measure"], _at(_d(14), 18, minute))
+            close = list(Contact.objects.filter(id__in=[c.id for c in waiting], kind=ContactKind.CLOSE))
+            self.notify(close, _at(_d(14), 12, 10 + minute))  # (secondary contacts are at home already)
+            self.quarantine.move_in(close, site=HOTEL, start=_at(_d(14), 12, 30 + minute))
         with business_time(_at(_d(14), 16)):
             link_add(actor=self.hq, infector_id=d.id, infectee_id=e.id, setting="household", confidence="confirmed",
                      evidence="共同居住，隔离第1天检出")
@@ -242,6 +265,7 @@ class TracingGenerator:
                                  summary="隔离前一天的行程已核清，风险人员均已在管控中。")
             case_update(actor=self.hq, case_id=d.id, state="hospital")
             case_update(actor=self.hq, case_id=e.id, state="fangcang")
+        self.quarantine.move_in(away, site=FIXED, start=_at(DEMO_DATE, 13, 35), stage=PICKED_UP)
 
     def fresh_case(self, taken: set[int]) -> None:
         person = self._pick_with_household(self._scanners(_d(13), DEMO_DATE, 4), taken)

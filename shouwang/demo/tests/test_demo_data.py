@@ -32,6 +32,7 @@ ROLES = {
     "sampler": (Role.SAMPLER, "天坛镇"),
     "lab": (Role.LAB, "浮山县"),
     "quarantine": (Role.QUARANTINE_MANAGER, "浮山县"),
+    "doctor": (Role.QUARANTINE_MANAGER, "天坛镇"),
     "checkpoint": (Role.CHECKPOINT, "响水河镇"),
     "supervisor": (Role.SUPERVISOR, "浮山县"),
     "admin": (Role.ADMIN, "浮山县"),

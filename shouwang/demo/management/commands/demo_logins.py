@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from shouwang.demo.generator import DEMO_PASSWORD, demo_users
+from shouwang.demo.generator import DEMO_PASSWORD, DEMO_USER_NOTES, demo_users
 
 URL = "http://127.0.0.1:8000"
 
@@ -25,7 +25,11 @@ class Command(BaseCommand):
             self.stdout.write("还没有演示账号：先运行 manage.py demo_data。 No demo accounts yet: run manage.py demo_data.")
             return
         rows = [("账号 username", "角色 role", "辖区 jurisdiction")]
-        rows += [(u.username, u.get_role_display(), u.jurisdiction.name if u.jurisdiction else "—") for u in users]
+        for u in users:
+            role = str(u.get_role_display())
+            if u.username in DEMO_USER_NOTES:
+                role += f"（{DEMO_USER_NOTES[u.username]}）"
+            rows.append((u.username, role, u.jurisdiction.name if u.jurisdiction else "—"))
         widths = [max(_width(r[i]) for r in rows) + 2 for i in range(3)]
         self.stdout.write("演示账号 Demo accounts")
         for i, row in enumerate(rows):
