@@ -41,8 +41,8 @@ certificates' verification codes are random, as in production).
   daily visit, temperatures twice a day and the plan's tests at home, one supervisor video check, a delivery asked
   for, and one door sensor that went off this morning (an open seal alert).
 
-Written directly, where no service exists yet (each noted where it happens): the sites' manager and doctor, and the
-single tubes of named people outside an area round.
+Written directly, where no service exists yet (noted where it happens): the single tubes of named people outside an
+area round.
 """
 
 from __future__ import annotations
@@ -58,9 +58,7 @@ from django.utils import timezone
 from shouwang.accounts.models import User
 from shouwang.areas.enums import AreaLevel, GridWorkerRole
 from shouwang.areas.models import Area, GridWorker
-from shouwang.core.audit import audit_record
 from shouwang.core.errors import DomainError
-from shouwang.core.models import AuditAction
 from shouwang.demo.generator import COUNTY, COUNTY_CODE, MIN_PEOPLE, TOWN, CountyGenerator
 from shouwang.demo.testing import business_time
 from shouwang.demo.venues import DEMO_DATE
@@ -203,14 +201,14 @@ class QuarantineGenerator:
         self._staff([STATION], doctor=False)
 
     def _staff(self, names: list[str], *, doctor: bool) -> None:
-        """The manager and the resident doctor of the sites. (No service sets them yet: written here, audited.)"""
-        ids = [self.sites[n].id for n in names]
-        Site.objects.filter(id__in=ids).update(manager=self.manager, doctor=self.doctor if doctor else None)
-        for name in names:
-            site = Site.objects.get(id=self.sites[name].id)
-            self.sites[name] = site
-            audit_record(actor=self.manager, action=AuditAction.UPDATE, obj=site,
-                         summary=f"{site.name}：点长 {self.manager}" + (f"，驻点医生 {self.doctor}" if doctor else ""))
+        """The manager and the resident doctor of the sites (隔离点长制)."""
+        with business_time(_at(SET_UP, 9, 45)):
+            for name in names:
+                site = self.sites[name]
+                self.sites[name] = services.site_staff_set(
+                    actor=self.manager, site_id=site.id, manager_id=self.manager.id,
+                    doctor_id=self.doctor.id if doctor else None, staff=site.staff,
+                    persons_per_staff=site.persons_per_staff)
 
     def open_hotel(self, moment: dt.datetime) -> None:
         """The requisitioned hotel opens: activating, its checklist ticked, active an hour later."""

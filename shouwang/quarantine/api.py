@@ -52,6 +52,7 @@ from shouwang.quarantine.services import (
     site_check,
     site_create,
     site_set_state,
+    site_staff_set,
     stay_admit,
     stay_move,
     stay_reanchor,
@@ -268,6 +269,22 @@ class RoomStateIn(Schema):
 def set_room_state(request, site_id: int, payload: RoomStateIn):
     rooms_set_state(actor=request.auth, site_id=site_id, room_ids=payload.room_ids, state=payload.state,
                     reason=payload.reason)
+    return site_out(request.auth, site_id)
+
+
+class StaffIn(Schema):
+    manager_id: int | None = None
+    doctor_id: int | None = None
+    staff: int = Field(0, ge=0)
+    persons_per_staff: int = Field(10, ge=1)
+
+
+@router.post("/quarantine/sites/{int:site_id}/staff", response=SiteOut,
+             summary="点长和驻点医生 The site's manager and resident doctor (logins covering the site; the doctor gets "
+                     "the fever and symptom alerts), staff on duty and people per staff member")
+def set_staff(request, site_id: int, payload: StaffIn):
+    site_staff_set(actor=request.auth, site_id=site_id, manager_id=payload.manager_id, doctor_id=payload.doctor_id,
+                   staff=payload.staff, persons_per_staff=payload.persons_per_staff)
     return site_out(request.auth, site_id)
 
 

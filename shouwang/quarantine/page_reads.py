@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 
 from shouwang.accounts.enums import Capability
+from shouwang.accounts.models import User
 from shouwang.accounts.scoping import jurisdiction_path
+from shouwang.areas.models import Area
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import NotFound
@@ -59,6 +61,13 @@ class RoomView:
         if self.active:
             return RoomState.OCCUPIED
         return "reserved" if self.reserved else RoomState.FREE
+
+
+def staff_candidates(site: Site) -> list:
+    """Logins that may be the site's manager or doctor: people (not devices) whose jurisdiction covers the site."""
+    return list(User.objects.filter(is_active=True, is_device=False,
+                                    jurisdiction__path__in=Area.ancestor_paths(site.area.path))
+                .order_by("role", "username"))
 
 
 def site_rooms(site: Site) -> list[RoomView]:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
+from shouwang.accounts.models import User
 from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
 from shouwang.areas.selectors import area_codes_chain
 from shouwang.core import clock
@@ -76,6 +77,37 @@ def site_create(*, actor, name: str, kind: str, area_id: int, address: str = "",
     site = Site.objects.create(name=name[:100], kind=kind, area=area, address=address.strip()[:200], staff=staff,
                                persons_per_staff=persons_per_staff)
     audit_record(actor=actor, action=AuditAction.CREATE, obj=site, summary=f"新建隔离点 {site.name}")
+    return site
+
+
+def _site_user(actor, site: Site, user_id: int | None, field: str, zh: str, en: str):
+    if user_id is None:
+        return None
+    user = User.objects.filter(id=user_id, is_active=True).select_related("jurisdiction").first()
+    if user is None or user.jurisdiction is None or not site.area.path.startswith(user.jurisdiction.path):
+        raise ValidationFailed(field=field, code="not_in_jurisdiction", message_zh=f"{zh}的账号须管辖隔离点所在区域",
+                               message_en=f"the {en}'s account must cover the site's area")
+    return user
+
+
+@transaction.atomic
+def site_staff_set(*, actor, site_id: int, manager_id: int | None, doctor_id: int | None, staff: int,
+                   persons_per_staff: int) -> Site:
+    """隔离点长制: the site's manager and resident doctor (logins whose jurisdiction covers the site; the doctor
+    receives the fever and symptom alerts), the staff on duty and how many people each looks after."""
+    require(actor, Capability.SITE_MANAGE, "设置隔离点", "set up quarantine sites")
+    site = _visible_site(actor, site_id, lock=True)
+    if staff < 0 or persons_per_staff < 1:
+        raise ValidationFailed(field="persons_per_staff" if staff >= 0 else "staff", code="out_of_range",
+                               message_zh="工作人员数不能为负，照管人数应大于0",
+                               message_en="staff cannot be negative; persons per staff member must be positive")
+    site.manager = _site_user(actor, site, manager_id, "manager_id", "点长", "manager")
+    site.doctor = _site_user(actor, site, doctor_id, "doctor_id", "驻点医生", "resident doctor")
+    site.staff, site.persons_per_staff = staff, persons_per_staff
+    site.save(update_fields=["manager", "doctor", "staff", "persons_per_staff", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=site,
+                 summary=f"{site.name}：点长 {site.manager or '—'}，驻点医生 {site.doctor or '—'}，"
+                         f"工作人员 {staff} 名 × 每人照管 {persons_per_staff} 人")
     return site
 
 

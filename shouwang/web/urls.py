@@ -113,6 +113,7 @@ urlpatterns = [
     path("quarantine/sites/<int:site_id>/rooms/", views_quarantine.site_rooms_view, name="quarantine_rooms_add"),
     path("quarantine/sites/<int:site_id>/admit/", views_quarantine.site_admit_view, name="quarantine_admit"),
     path("quarantine/sites/<int:site_id>/move/", views_quarantine.site_move_view, name="quarantine_move"),
+    path("quarantine/sites/<int:site_id>/staff/", views_quarantine.site_staff_view, name="quarantine_site_staff"),
     path("quarantine/sites/<int:site_id>/room-state/", views_quarantine.site_room_state_view,
          name="quarantine_room_state"),
     path("quarantine/stays/", views_quarantine.stay_list, name="quarantine_stays"),

@@ -54,6 +54,7 @@ from shouwang.quarantine.services import (
     site_check,
     site_create,
     site_set_state,
+    site_staff_set,
     stay_admit,
     stay_move,
     stay_reanchor,
@@ -364,7 +365,8 @@ def _site_context(request, site: Site, **extra) -> dict:
         "can_site": user.can(Capability.SITE_MANAGE), "can_stay": user.can(Capability.STAY_MANAGE),
         "check_error": None, "state_error": None, "rooms_errors": {}, "rooms_values": {}, "state_values": {},
         "to_clean": [v.room for v in views if v.room.state == RoomState.CLEANING],
-        "room_state_error": None, "room_state_values": {},
+        "room_state_error": None, "room_state_values": {}, "staff_error": None,
+        "staff_candidates": page_reads.staff_candidates(site) if user.can(Capability.SITE_MANAGE) else [],
     }
     context.update(extra)
     return context
@@ -454,6 +456,25 @@ def site_rooms_view(request, site_id: int):
         return _site_error(request, site, exc, rooms_errors={field: _explained(exc)}, rooms_values=post)
     messages.success(request, gettext("已添加房间 %(n)s 间") % {"n": n})
     return redirect(_site_url(site, "rooms"))
+
+
+@login_required
+@require_POST
+def site_staff_view(request, site_id: int):
+    """The site's manager, resident doctor and staff (site_staff_set)."""
+    try:
+        site = _site_action(request, site_id, Capability.SITE_MANAGE, "设置隔离点", "set up quarantine sites")
+    except DomainError as exc:
+        return _error_page(request, exc)
+    post = request.POST
+    try:
+        site_staff_set(actor=request.user, site_id=site.id, manager_id=_int(post.get("manager_id")),
+                       doctor_id=_int(post.get("doctor_id")), staff=_int(post.get("staff")) or 0,
+                       persons_per_staff=_int(post.get("persons_per_staff")) or 0)
+    except DomainError as exc:
+        return _site_error(request, site, exc, staff_error=_explained(exc))
+    messages.success(request, gettext("已保存点长、驻点医生和工作人员"))
+    return redirect(_site_url(site))
 
 
 @login_required

@@ -275,6 +275,11 @@ def test_a_retry_with_the_same_key_starts_one_stay_and_requests_one_transfer(cou
     off = post(hq, f"{Q}/sites/{site.id}/room-state", {"room_ids": [rooms["301"]], "state": "out_of_service",
                                                      "reason": "水管漏水"})
     assert (off.status_code, Room.objects.get(id=rooms["301"]).state) == (200, "out_of_service")
+    doctor = county.user("quarantine_manager", county.village_a, username="site_doctor")
+    staffed = post(hq, f"{Q}/sites/{site.id}/staff", {"doctor_id": doctor.id, "staff": 6, "persons_per_staff": 8})
+    assert staffed.status_code == 200
+    site.refresh_from_db()
+    assert (site.doctor_id, site.manager_id, site.staff, site.persons_per_staff) == (doctor.id, None, 6, 8)
 
 
 def test_a_wrong_body_or_filter_answers_422_naming_the_field(county, hq):

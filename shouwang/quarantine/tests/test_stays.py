@@ -15,6 +15,7 @@ from shouwang.quarantine.services import (
     StayInput,
     rooms_add,
     rooms_set_state,
+    site_staff_set,
     site_check,
     site_create,
     site_set_state,
@@ -286,3 +287,20 @@ def test_a_transfer_runs_point_to_point_within_the_policy_limit_and_is_checked_c
     assert (done.state, done.closed_loop) == ("arrived", False)  # no escort recorded: not closed-loop
     stay_admit(actor=hq, stay_id=ids[0], room_id=Room.objects.get(site=site, number="301").id)
     assert Stay.objects.get(id=ids[0]).state == "active"
+
+
+def test_a_site_gets_its_manager_and_doctor_from_logins_that_cover_it(county, site):
+    manager = county.user("quarantine_manager", county.township_a)
+    doctor = county.user("quarantine_manager", county.village_a, username="doctor_a")
+    elsewhere = county.user("quarantine_manager", county.township_b)
+    with pytest.raises(DomainError) as far:
+        site_staff_set(actor=county.hq, site_id=site.id, manager_id=elsewhere.id, doctor_id=None, staff=12,
+                       persons_per_staff=10)
+    assert (far.value.field, far.value.code) == ("manager_id", "not_in_jurisdiction")
+    done = site_staff_set(actor=county.hq, site_id=site.id, manager_id=manager.id, doctor_id=doctor.id, staff=8,
+                          persons_per_staff=12)
+    assert (done.manager, done.doctor, done.staff, done.persons_per_staff) == (manager, doctor, 8, 12)
+    with pytest.raises(DomainError) as zero:
+        site_staff_set(actor=county.hq, site_id=site.id, manager_id=None, doctor_id=None, staff=8,
+                       persons_per_staff=0)
+    assert zero.value.field == "persons_per_staff"

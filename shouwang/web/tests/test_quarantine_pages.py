@@ -422,3 +422,20 @@ def test_a_transfer_not_picked_up_is_cancelled_with_its_reason(county, client_fo
     assert "转运 ZY20220711-001 已取消" in text(hq.get(done["Location"]))
     again = hq.post(f"/quarantine/transfers/{run.id}/cancel/", {"reason": "x"})
     assert again.status_code == 409
+
+
+def test_the_site_manager_and_doctor_are_set_from_logins_covering_the_site(county, client_for):
+    site = open_site(county)
+    doctor = county.user("quarantine_manager", county.village_a, username="doctor_a")
+    far = county.user("quarantine_manager", county.township_b, username="far_b")
+    hq = client_for(county.hq)
+    page = hq.get(f"/quarantine/sites/{site.id}/")
+    assert doctor in page.context["staff_candidates"] and far not in page.context["staff_candidates"]
+    refused = hq.post(f"/quarantine/sites/{site.id}/staff/", {"doctor_id": far.id, "staff": "3",
+                                                             "persons_per_staff": "10"})
+    assert refused.status_code == 422 and "驻点医生的账号须管辖隔离点所在区域" in text(refused)
+    saved = hq.post(f"/quarantine/sites/{site.id}/staff/", {"doctor_id": doctor.id, "manager_id": "", "staff": "3",
+                                                           "persons_per_staff": "10"})
+    site.refresh_from_db()
+    assert (saved.status_code, site.doctor, site.manager, site.staff) == (302, doctor, None, 3)
+    assert "驻点医生 doctor_a" in text(hq.get(f"/quarantine/sites/{site.id}/"))
