@@ -64,6 +64,7 @@ from shouwang.quarantine.services import (
     transfer_pickup,
     transfer_request,
 )
+from shouwang.reports.forecast import rooms_forecast
 from shouwang.web.views import _error_page, _ip
 from shouwang.web.views_testing import _en, _err, _int, _label, _parse_local
 from shouwang.web.views_testing_ops import _site_area_options
@@ -231,8 +232,10 @@ def _sites_context(request, **extra) -> dict:
     totals = {k: sum(getattr(o, k) for o in occupancy)
               for k in ("rooms", "places", "occupied", "free_rooms", "cleaning", "out_of_service")}
     counts = page_reads.open_stay_counts(user)
+    forecast = rooms_forecast(user)
     return {
-        "rows": rows, "totals": totals, "overdue": _overdue_rows(user),
+        "rows": rows, "totals": totals, "overdue": _overdue_rows(user), "forecast": forecast,
+        "forecast_because": [en if _en() else zh for zh, en in forecast.because],
         "active_sites": sum(1 for o in occupancy if o.site.state == SiteState.ACTIVE),
         "awaiting": counts.get(StayState.AWAITING_TRANSFER, 0), "in_transfer": counts.get(StayState.IN_TRANSFER, 0),
         "active": counts.get(StayState.ACTIVE, 0),

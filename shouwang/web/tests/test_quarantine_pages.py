@@ -439,3 +439,15 @@ def test_the_site_manager_and_doctor_are_set_from_logins_covering_the_site(count
     site.refresh_from_db()
     assert (saved.status_code, site.doctor, site.manager, site.staff) == (302, doctor, None, 3)
     assert "驻点医生 doctor_a" in text(hq.get(f"/quarantine/sites/{site.id}/"))
+
+
+def test_the_sites_page_forecasts_the_places_needed_for_seven_days(county, client_for):
+    site = open_site(county)  # 6 places in 5 rooms (402 a family room)
+    for i in range(3):
+        start(county, county.person(name=f"预测{i}", seq=50 + i))  # three stays, 07-11 to 07-17
+    page = client_for(county.hq).get("/quarantine/")
+    days = re.findall(r'data-testid="forecast-day" data-day="([\d-]+)" data-needed="(\d+)" data-shortfall="(\d+)"',
+                      text(page))
+    assert days == [(f"2022-07-{d}", "3", "0") for d in range(11, 18)]
+    assert "每人集中隔离7天（V9）" in text(page) and "可用床位：启用隔离点6个，备用隔离点0个" in text(page)
+    assert site.name in text(page)
