@@ -57,10 +57,10 @@ def test_the_interface_switches_to_english(live_site, page):
     login(page, live_site, "hq")
     page.click("[data-testid=lang-en]")
     page.wait_for_load_state()
-    assert page.locator("nav.container-fluid").get_by_text("People").count() == 1
+    assert page.locator("nav.container-fluid").get_by_text("People", exact=True).count() == 1
     page.goto(live_site + "/people/?q=王")
     assert re.search(r"\d+ (people|person)", page.locator("[data-testid=result-count]").inner_text())
     shot(page, "people-search-en")
     page.click("[data-testid=lang-zh]")
     page.wait_for_load_state()
-    assert page.locator("nav.container-fluid").get_by_text("人员档案").count() == 1
+    assert page.locator("nav.container-fluid").get_by_text("人员档案", exact=True).count() == 1
