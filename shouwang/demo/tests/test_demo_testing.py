@@ -189,7 +189,8 @@ def fingerprint() -> dict:
     for tube in Tube.objects.select_related("site", "batch"):
         tubes[tube.barcode] = (tube.state, tube.pool_mode, tube.site.name, tube.opened_at, tube.closed_at,
                                tube.received_at, tube.resulted_at, tube.result, tube.batch.code if tube.batch else "")
-    for tube_barcode, person, position in TubeMember.objects.values_list("tube__barcode", "person", "position"):
+    for tube_barcode, person, position in (TubeMember.objects.order_by("tube__barcode", "position", "person__id_number")
+                                           .values_list("tube__barcode", "person", "position")):
         tubes[tube_barcode] += ((number[person], position),)
     return {
         "rounds": sorted(TestingRound.objects.values_list("name", "state", "target")),
