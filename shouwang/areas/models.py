@@ -41,9 +41,14 @@ class Area(MP_Node, BaseModel):
     grid_kind = models.CharField("网格类型", max_length=20, choices=GridKind.choices, blank=True)
     is_synthetic_code = models.BooleanField("代码为演示编造", default=False)
     address = models.CharField("地址", max_length=200, blank=True)
+    # The boundary: a GeoJSON geometry (Polygon or MultiPolygon, WGS 84 lon/lat) checked by areas.shapes; the
+    # centre is a point inside it ([lon, lat]) for labels and markers. Kept out of the row history: a boundary
+    # change is in the audit log, and a rename should not copy the geometry (docs/areas.md).
+    shape = models.JSONField("边界", null=True, blank=True)
+    centre = models.JSONField("中心点", null=True, blank=True)
 
     objects = AreaManager()
-    history = HistoricalRecords(excluded_fields=["path", "depth", "numchild"])
+    history = HistoricalRecords(excluded_fields=["path", "depth", "numchild", "shape", "centre"])
 
     class Meta:
         verbose_name = "区域"

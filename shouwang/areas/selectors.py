@@ -9,7 +9,10 @@ from pathlib import Path
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
 
+from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area, Household
+from shouwang.areas.shapes import geometry_bbox
+from shouwang.core.errors import NotFound, ValidationFailed
 
 GB2260_CSV = Path(__file__).resolve().parent / "data" / "gb2260_cpca_0.5.5.csv"
 
@@ -70,3 +73,61 @@ def area_codes_chain(area) -> tuple[str, ...]:
         return ()
     return tuple(Area.objects.filter(path__in=Area.ancestor_paths(area.path)).order_by("depth")
                  .values_list("code", flat=True))
+
+
+def _jurisdiction(user) -> Area | None:
+    """The user's area (accounts.scoping.jurisdiction_path's rule; areas sits below accounts)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return user.jurisdiction
+
+
+def area_shapes(user, *, root_id: int | None = None, level: str | None = None, person_model) -> dict:
+    """A GeoJSON FeatureCollection of the areas under a root the user may see: the root's children, or with
+    `level` every area of that level under it. Properties: id, code, name, level, level_label, people (active
+    files living in the area's subtree), has_children. Areas with no shape are listed in `missing` (id, code, name,
+    people), and the root itself in `root` (with its people and geometry), so a page can draw its outline and say what is not
+    drawn. The root defaults to the user's jurisdiction; a root outside it is "not found". Three queries (four with
+    the jurisdiction not loaded yet), whatever the number of areas: the root, the areas, the people grouped by the
+    path of their area (person_model is people.Person, passed in as areas sits below people)."""
+    if level is not None and level not in AreaLevel.values:
+        raise ValidationFailed(field="level", code="invalid_choice", message_zh=f"层级“{level}”不存在",
+                               message_en=f"level '{level}' does not exist")
+    top = _jurisdiction(user)
+    if top is None:
+        raise NotFound("区域", "area", field="root_id")
+    root = Area.objects.subtree(top.path).filter(id=root_id if root_id is not None else top.id).first()
+    if root is None:
+        raise NotFound("区域", "area", field="root_id")
+    areas = Area.objects.subtree(root.path).exclude(id=root.id)
+    areas = areas.filter(level=level) if level is not None else areas.filter(depth=root.depth + 1)
+    areas = list(areas.only("id", "code", "name", "level", "path", "depth", "numchild", "shape"))
+    by_path = {a.path: a for a in areas}
+    widths = sorted({len(a.path) for a in areas})
+    people = dict.fromkeys(by_path, 0)
+    total = 0
+    rows = (person_model.objects.filter(merged_into__isnull=True, area__path__range=root.subtree_bounds)
+            .values_list("area__path").annotate(n=Count("id")).order_by())
+    for path, n in rows:
+        total += n
+        for width in widths:
+            if path[:width] in by_path:
+                people[path[:width]] += n
+                break
+    features, missing = [], []
+    for a in areas:
+        properties = {"id": a.id, "code": a.code, "name": a.name, "level": a.level,
+                      "level_label": str(AreaLevel(a.level).label), "people": people[a.path],
+                      "has_children": a.numchild > 0}
+        if a.shape:
+            features.append({"type": "Feature", "id": a.id, "geometry": a.shape, "properties": properties})
+        else:
+            missing.append({k: properties[k] for k in ("id", "code", "name", "people")})
+    return {
+        "type": "FeatureCollection",
+        "bbox": geometry_bbox([f["geometry"] for f in features] or [root.shape]),
+        "features": features,
+        "root": {"id": root.id, "code": root.code, "name": root.name, "level": root.level,
+                 "level_label": str(AreaLevel(root.level).label), "people": total, "geometry": root.shape},
+        "missing": missing,
+    }

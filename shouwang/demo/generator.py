@@ -12,6 +12,7 @@ units under them; 12 special grids; 136 rural grid workers, 27 grid officers, 36
 The tree below the county is written with bulk_create: the materialised paths (treebeard MP_Node: steplen 4,
 alphabet 0-9A-Z, siblings in code order as ``node_order_by = ["code"]`` keeps them) are computed here.
 People, households, tags and doses are bulk-inserted too; no row history is written for seed data.
+Every township, village, grid, compound and building gets a boundary (shouwang/demo/shapes.py).
 Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py), then mass testing:
 sampling sites, labs, a finished round and one in progress (shouwang/demo/testing.py), the quarantine sites
 (shouwang/demo/quarantine.py), the outbreak with its contacts transferred, admitted and released
@@ -41,6 +42,7 @@ from shouwang.accounts.services import user_create
 from shouwang.areas.enums import AreaLevel, GridKind, GridWorkerRole
 from shouwang.areas.models import Area, GridWorker, Household
 from shouwang.areas.services import area_ensure_gb2260_chain
+from shouwang.demo.shapes import DemoShapes
 from shouwang.people.enums import IdType, PersonTag, ResidenceKind, Sex
 from shouwang.people.identifiers import make_resident_id
 from shouwang.people.models import Person, PersonTagging, VaccinationDose
@@ -166,6 +168,8 @@ class Node:
     path: str = ""
     depth: int = 0
     pk: int | None = None
+    shape: dict | None = None
+    centre: list | None = None
 
     def add(self, child: Node) -> Node:
         self.children.append(child)
@@ -325,6 +329,7 @@ class CountyGenerator:
         self._households: list[HouseholdPlan] = []
         self._pending_people = 0
         self._workers: list[GridWorker] = []
+        self.shapes = DemoShapes(seed)  # boundaries, from their own random streams (shouwang/demo/shapes.py)
 
     def _open_writers(self) -> None:
         self._now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -633,7 +638,8 @@ class CountyGenerator:
     @staticmethod
     def _write_nodes(nodes: list[Node]) -> None:
         rows = [Area(code=n.code, name=n.name, level=n.level, grid_kind=n.grid_kind, address=n.address,
-                     is_synthetic_code=n.synthetic, path=n.path, depth=n.depth, numchild=len(n.children))
+                     is_synthetic_code=n.synthetic, path=n.path, depth=n.depth, numchild=len(n.children),
+                     shape=n.shape, centre=n.centre)
                 for n in nodes]
         Area.objects.bulk_create(rows, batch_size=BATCH)
         for node, row in zip(nodes, rows, strict=True):
@@ -677,8 +683,10 @@ class CountyGenerator:
                     f"{village.code}001", f"{village_name}网格", AreaLevel.GRID, grid_kind=GridKind.RURAL,
                     synthetic=True, address=village.address)))
         self._place(county.path, county.depth, townships)
+        shape, centre = self.shapes.county(county.code)
+        self.shapes.tree(county.code, townships)
         self._write_nodes(self._flatten(townships))
-        Area.objects.filter(pk=county.pk).update(numchild=county.numchild + len(townships))
+        Area.objects.filter(pk=county.pk).update(numchild=county.numchild + len(townships), shape=shape, centre=centre)
         s = self.summary
         s.townships = len(townships)
         s.villages = len(rural_grids)
@@ -817,6 +825,7 @@ class CountyGenerator:
                             rooms.append((unit, label, f"{COUNTY}{TOWN}{name}{b}号楼{u}单元{floor}{door:02d}室"))
         # Write this grid's subtree, then its households.
         self._place(grid.path, grid.depth, grid.children)
+        self.shapes.grid_children(grid)
         self._write_nodes(self._flatten(grid.children))
         Area.objects.filter(pk=grid.pk).update(numchild=len(grid.children))
         chosen = sorted(r.sample(range(len(rooms)), len(families)))
@@ -892,6 +901,7 @@ class CountyGenerator:
                           address=f"{COUNTY}{TOWN}工业园区"))
         self.summary.buildings += blocks
         self._place(grid.path, grid.depth, grid.children)
+        self.shapes.grid_children(grid)
         self._write_nodes(grid.children)
         Area.objects.filter(pk=grid.pk).update(numchild=len(grid.children))
         slots = sorted(r.sample(range(blocks * per_building), len(rooms)))
