@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "shouwang.testing",
     "shouwang.tracing",
     "shouwang.quarantine",
+    "shouwang.zones",
     "shouwang.reports",
     "shouwang.response",
     "shouwang.web",
@@ -165,3 +166,7 @@ SHOUWANG_POLICY_DIRS = [BASE_DIR / "shouwang" / "policy" / "versions", VAR_DIR /
 
 # The companion engine's memory-mapped scan partitions, shared by the web workers (default VAR_DIR/scan-index).
 SHOUWANG_SCAN_INDEX_DIR = env_str("SHOUWANG_SCAN_INDEX_DIR", "")
+
+# Background tiles for the area maps: a URL with {z}/{x}/{y} (Web Mercator, WGS 84, e.g. the county's own tile server).
+# Empty (the default): the maps draw the areas' shapes alone and load nothing from outside.
+SHOUWANG_MAP_TILES = env_str("SHOUWANG_MAP_TILES", "")

@@ -44,20 +44,22 @@ class Capability(models.TextChoices):
     MONITOR_RECORD = "quarantine.monitor", _("填报每日健康监测和上门查看")
     HOME_MANAGE = "quarantine.home", _("落实居家隔离“五包一”和门磁封条")
     SUPERVISE = "quarantine.supervise", _("督导抽查居家隔离")
+    ZONE_MANAGE = "zones.manage", _("划定、调整和解除风险区")
+    ZONE_VIEW = "zones.view", _("查看风险区和解封时间")
 
 
 _C = Capability
 _STAFF = {_C.PERSON_VIEW, _C.PERSON_VIEW_FULL, _C.PERSON_EDIT, _C.PERSON_EXPORT, _C.PERSON_IMPORT, _C.VENUE_MANAGE,
           _C.SCAN_RECORD, _C.VENUE_INSPECT, _C.TESTING_VIEW, _C.SAMPLE_RECORD, _C.TRACING_VIEW, _C.QUARANTINE_VIEW,
-          _C.MONITOR_RECORD}
+          _C.MONITOR_RECORD, _C.ZONE_VIEW}
 
 # The one table of who may do what; jurisdiction (which area) is checked separately by every selector.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.HQ: frozenset(_STAFF | {_C.PERSON_MERGE, _C.PERSON_EXPORT_FULL, _C.AREA_EDIT, _C.AUDIT_VIEW, _C.ROUND_MANAGE,
                                  _C.RESULT_REVIEW, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE, _C.STAY_MANAGE,
-                                 _C.HOME_MANAGE, _C.SUPERVISE}),
+                                 _C.HOME_MANAGE, _C.SUPERVISE, _C.ZONE_MANAGE}),
     Role.TASK_FORCE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.ROUND_MANAGE, _C.CASE_MANAGE, _C.TRACE, _C.SITE_MANAGE,
-                                         _C.STAY_MANAGE, _C.HOME_MANAGE, _C.SUPERVISE}),
+                                         _C.STAY_MANAGE, _C.HOME_MANAGE, _C.SUPERVISE, _C.ZONE_MANAGE}),
     Role.TOWNSHIP: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.ROUND_MANAGE, _C.TRACE, _C.STAY_MANAGE,
                                        _C.HOME_MANAGE}),
     Role.VILLAGE: frozenset(_STAFF | {_C.PERSON_MERGE, _C.AREA_EDIT, _C.HOME_MANAGE}),
@@ -68,7 +70,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
                                         _C.QUARANTINE_VIEW, _C.MONITOR_RECORD}),
     Role.CHECKPOINT: frozenset({_C.PERSON_VIEW, _C.SCAN_RECORD}),
     Role.SUPERVISOR: frozenset({_C.PERSON_VIEW, _C.PERSON_EXPORT, _C.AUDIT_VIEW, _C.VENUE_INSPECT, _C.TESTING_VIEW,
-                                _C.TRACING_VIEW, _C.QUARANTINE_VIEW, _C.SUPERVISE}),
+                                _C.TRACING_VIEW, _C.QUARANTINE_VIEW, _C.SUPERVISE, _C.ZONE_VIEW}),
     Role.ADMIN: frozenset(set(Capability.values)),
 }
 

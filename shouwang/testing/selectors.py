@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import Avg, Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from shouwang.accounts.scoping import NOWHERE, jurisdiction_path
 from shouwang.areas.models import Area, subtree_range
 from shouwang.areas.selectors import grid_names
 from shouwang.core import clock
+from shouwang.core.db import chunks
 from shouwang.core.errors import NotFound
 from shouwang.people.models import Person
 from shouwang.testing.enums import (
@@ -24,6 +25,7 @@ from shouwang.testing.enums import (
     PersonRoundState,
     RecheckState,
     Result,
+    RoundState,
     TubePurpose,
     TubeState,
 )
@@ -449,4 +451,97 @@ def outcomes_on(person_ids, day: dt.date, kind: str) -> dict[int, str]:
     for person_id, found in results.items():
         out[person_id] = ("positive" if Result.POSITIVE in found else "negative" if Result.NEGATIVE in found
                           else "pending" if found else "missing")
+    return out
+
+
+# ---- the zone clock's rounds --------------------------------------------------------------------------------------
+
+SCREENING_KINDS = ("whole", "area")  # key-group rounds test some people, never a whole area
+
+
+def screening_rounds(area_paths, *, since: dt.date | None = None) -> dict[str, dict[int, tuple[dt.date, bool]]]:
+    """The whole-area PCR screening rounds done in each of these areas (the area and everything under it), for the
+    risk-zone clock: {area path: {round id: (date, all negative)}}.
+
+    A round counts for an area when it is a whole or area round (not key groups), not cancelled, reaching `since`
+    (its deadline on or after that day), and one of its areas is the area, above it, or under it. It is "done" in the
+    area when everyone who must be tested there has a result: the people living in the subtree (merged files not
+    counted) less the round's exemptions that are not sampled (away, infants ...; bedridden people are sampled at
+    home and count) all negative → (date, True); any positive member (a positive single tube or a positive recheck)
+    → (date, False) at once. A round still sampling there, with results pending, a positive pool awaiting its
+    single-tube recheck, a tube to resample, or people not sampled (a round over only part of the area) is not done
+    and is left out. The date is the business day of the last sample taken in the area for that round (the day the
+    area completed it). Set-based: the round areas in one query; then, for the asked areas a round may cover, their
+    subtrees, people, exemptions and round states each in one grouped query (per 400 asked areas, the areas given
+    as ranges of the path index), whatever the number of areas asked about."""
+    paths = sorted({p for p in area_paths if p})
+    out: dict[str, dict[int, tuple[dt.date, bool]]] = {p: {} for p in paths}
+    if not paths:
+        return out
+    rounds = TestingRound.objects.exclude(state=RoundState.CANCELLED).filter(kind__in=SCREENING_KINDS)
+    if since is not None:
+        rounds = rounds.filter(deadline__gte=timezone.make_aware(dt.datetime.combine(since, dt.time.min)))
+    round_paths: dict[int, list[str]] = defaultdict(list)
+    for round_id, path in RoundArea.objects.filter(round__in=rounds).values_list("round_id", "area__path"):
+        round_paths[round_id].append(path)
+    candidates: dict[str, set[int]] = {
+        p: {r for r, rps in round_paths.items() if any(p.startswith(rp) or rp.startswith(p) for rp in rps)}
+        for p in paths}
+    wanted = sorted(set().union(*candidates.values()))
+    if not wanted:
+        return out
+    asked = {p for p in paths if candidates[p]}
+    roots = [p for p in sorted(asked) if not any(q != p and q in asked for q in Area.ancestor_paths(p))]
+    within: dict[int, list[str]] = {}  # every area under an asked path -> the asked paths it lies under
+    target: dict[int, int] = defaultdict(int)
+    exempt: dict[tuple[int, int], int] = defaultdict(int)
+    states: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    last: dict[tuple[int, int], dt.datetime] = {}
+    for chunk in chunks(roots, 400):  # 800 range bounds: under SQLite's oldest limit of 999 variables
+        in_roots = Q()
+        for root in chunk:
+            in_roots |= Q(path__range=subtree_range(root))
+        for area_id, path in Area.objects.filter(in_roots).values_list("id", "path"):
+            within[area_id] = [q for q in Area.ancestor_paths(path) if q in asked]
+        areas = Area.objects.filter(in_roots).values("id")
+        for area_id, n in Person.objects.filter(area_id__in=areas).values_list("area_id").annotate(
+                n=Count("id")).order_by():
+            target[area_id] += n
+        for round_id, area_id, n in (Exemption.objects.filter(round_id__in=wanted, reason__in=list(EXEMPT_NOT_SAMPLED),
+                                                              person__area_id__in=areas)
+                                     .values_list("round_id", "person__area_id").annotate(n=Count("id")).order_by()):
+            exempt[(round_id, area_id)] += n
+        for round_id, area_id, state, n, at in (
+                PersonRound.objects.filter(round_id__in=wanted, area_id__in=areas)
+                .values_list("round_id", "area_id", "state").annotate(n=Count("id"), at=Max("sampled_at"))
+                .order_by()):
+            states[(round_id, area_id)][state] += n
+            if (round_id, area_id) not in last or at > last[(round_id, area_id)]:
+                last[(round_id, area_id)] = at
+    # merged files are not counted: few rows, read from their own partial index (as coverage() does)
+    for area_id in Person.objects.filter(merged_into__isnull=False).values_list("area_id", flat=True):
+        if area_id in within:
+            target[area_id] -= 1
+    # roll the areas up to each asked path, per candidate round
+    must: dict[tuple[str, int], int] = defaultdict(int)
+    got: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    ended: dict[tuple[str, int], dt.datetime] = {}
+    for area_id, tops in within.items():
+        for top in tops:
+            for round_id in candidates[top]:
+                key = (top, round_id)
+                must[key] += target.get(area_id, 0) - exempt.get((round_id, area_id), 0)
+                for state, n in states.get((round_id, area_id), {}).items():
+                    got[key][state] += n
+                at = last.get((round_id, area_id))
+                if at is not None and (key not in ended or at > ended[key]):
+                    ended[key] = at
+    for (top, round_id), at in ended.items():
+        counts = got[(top, round_id)]
+        day = timezone.localdate(at)
+        if counts.get(PersonRoundState.POSITIVE):
+            out[top][round_id] = (day, False)
+        elif (counts.get(PersonRoundState.NEGATIVE, 0) >= must[(top, round_id)] > 0
+              and sum(counts.values()) == counts.get(PersonRoundState.NEGATIVE, 0)):
+            out[top][round_id] = (day, True)
     return out
