@@ -6,7 +6,11 @@ leaves no case behind; a positive corrected away excludes the case it made.
 
 Tracing → quarantine: a contact identified (or re-planned: a later exposure, a secondary contact re-classified)
 gets a stay from the policy's plan — central quarantine awaiting transfer, or home quarantine in force — and a
-person who becomes a case leaves their stay (转为病例). Quarantine → tracing: the contact follows their stay
+person who becomes a case leaves their stay (转为病例).
+
+Tracing → zones: a reported case is recorded against the zones that cover its home (restarting their clock when the
+policy counts it) and a zone around its home is proposed in the policy's unit for HQ to approve; a positive
+corrected away takes its case off the zones. Quarantine → tracing: the contact follows their stay
 (picked up: transferred; in the room or at home: under measure; the plan's last phase released: released)."""
 
 from shouwang.quarantine.services import stay_for_contact, stays_close_for_case
@@ -14,6 +18,7 @@ from shouwang.quarantine.signals import stays_changed
 from shouwang.testing.signals import positive_withdrawn, positives_reported
 from shouwang.tracing.services import cases_from_test, cases_withdraw_test, contacts_follow_measure
 from shouwang.tracing.signals import case_reported, contact_planned
+from shouwang.zones.services import zone_case_withdraw, zone_for_case
 
 CONTACT_REF = "contact:"
 STAY_TO_CONTACT = {"in_transfer": "transferred", "active": "under_measure"}
@@ -26,7 +31,8 @@ def on_positives(sender, *, actor, tubes, **kwargs) -> None:
 
 
 def on_withdrawn(sender, *, actor, barcode, reason, **kwargs) -> None:
-    cases_withdraw_test(actor=actor, barcode=barcode, reason=reason)
+    for case in cases_withdraw_test(actor=actor, barcode=barcode, reason=reason):
+        zone_case_withdraw(case_code=case.code, reason=reason, actor=actor)
 
 
 def on_contact_planned(sender, *, actor, contact_id, person_id, category, last_exposure, case_code, **kwargs) -> None:
@@ -34,8 +40,10 @@ def on_contact_planned(sender, *, actor, contact_id, person_id, category, last_e
                      source_ref=f"{CONTACT_REF}{contact_id}", source_case=case_code)
 
 
-def on_case_reported(sender, *, actor, person_id, case_code, **kwargs) -> None:
+def on_case_reported(sender, *, actor, person_id, case_code, area_id, found_on, context, **kwargs) -> None:
     stays_close_for_case(actor=actor, person_id=person_id, case_code=case_code)
+    zone_for_case(actor=actor, person_area_id=area_id, case_code=case_code, found_on=found_on, context=context,
+                  checked=True)
 
 
 def on_stays_changed(sender, *, actor, changes, **kwargs) -> None:

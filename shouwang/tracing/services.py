@@ -176,6 +176,15 @@ def _in_quarantine(person_id: int) -> bool:
     return has_active_fact(person_id=person_id, kind="measure", values=("central_quarantine", "home_quarantine"))
 
 
+def _found_context(person_id: int, case: Case) -> str:
+    """Where the case was found, as the policy's case contexts name it (§4.2: cases found under a measure do not
+    count for risk zones when the version says so): read before the flow closes the person's stay."""
+    for measure in ("central_quarantine", "home_quarantine"):
+        if has_active_fact(person_id=person_id, kind="measure", values=(measure,)):
+            return measure
+    return "central_quarantine" if case.found_in_quarantine else "community"
+
+
 def _report(*, actor, person: Person, data: CaseInput, how: str) -> CaseReport:
     if Case.objects.filter(person=person, state__in=list(ACTIVE_CASE_STATES)).exists():
         raise _already_case()
@@ -197,7 +206,8 @@ def _report(*, actor, person: Person, data: CaseInput, how: str) -> CaseReport:
     investigation = Investigation.objects.create(case=case, opened_at=reported_at,
                                                  due_at=reported_at + dt.timedelta(hours=hours))
     _publish_case(case)
-    case_reported.send(sender=Case, actor=actor, person_id=person.id, case_code=case.code)
+    case_reported.send(sender=Case, actor=actor, person_id=person.id, case_code=case.code, area_id=person.area_id,
+                       found_on=case.sampling_date, context=_found_context(person.id, case))
     report = CaseReport(case)
     report.reclassified = _contact_became_case(person.id, case, actor)
     report.events = itinerary_prefill(investigation)
