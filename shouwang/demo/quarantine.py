@@ -360,7 +360,8 @@ class QuarantineGenerator:
                 released += 1
                 if stay.room_id:
                     left.append(_at(stay.ends_on, 11))
-        for stay in Stay.objects.filter(source_ref__in=refs, state=StayState.BECAME_CASE).select_related("person"):
+        for stay in (Stay.objects.filter(source_ref__in=refs, state=StayState.BECAME_CASE).select_related("person")
+                     .order_by("id")):  # a fixed order: the draws below follow it (PostgreSQL's order varies)
             closed = timezone.localtime(StayChange.objects.filter(stay=stay, kind=ChangeKind.STATE)
                                         .order_by("-at").values_list("at", flat=True).first())
             self.sample(stay, through=DEMO_DATE, before=closed.date())

@@ -252,7 +252,7 @@ class TracingGenerator:
             with business_time(_at(_d(14), 12, minute)):
                 contacts_decide(actor=self.taskforce, contact_ids=[c.id for c in waiting], accept=True)
             self.touched.update(c.person_id for c in waiting)
-            close = list(Contact.objects.filter(id__in=[c.id for c in waiting], kind=ContactKind.CLOSE))
+            close = list(Contact.objects.filter(id__in=[c.id for c in waiting], kind=ContactKind.CLOSE).order_by("id"))
             self.notify(close, _at(_d(14), 12, 10 + minute))  # (secondary contacts are at home already)
             self.quarantine.move_in(close, site=HOTEL, start=_at(_d(14), 12, 30 + minute))
         with business_time(_at(_d(14), 16)):
