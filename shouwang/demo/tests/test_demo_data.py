@@ -10,6 +10,7 @@ from shouwang.accounts.enums import Role
 from shouwang.accounts.models import User
 from shouwang.areas.enums import AreaLevel, GridKind, GridWorkerRole
 from shouwang.areas.models import Area, GridWorker, Household
+from shouwang.demo import shapes as demo_shapes
 from shouwang.demo.generator import COUNTY_CODE, generate_county
 from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.enums import IdType, PersonTag
@@ -150,11 +151,12 @@ def check_venues_statuses_and_scans():
 
 
 @pytest.mark.django_db
-def test_same_seed_gives_the_same_people_and_if_empty_does_nothing(capsys):
+def test_same_seed_gives_the_same_people_and_shapes_and_if_empty_does_nothing(capsys, monkeypatch):
     # The audit log and the scan log are append-only even in tests, so everything happens in the test's one
     # transaction, and the county is built without venues and scans so that it can be wiped.
     generate_county(seed=SEED, people=PEOPLE, venues=False)
     first = first_people()
+    shapes = dict(Area.objects.values_list("code", "shape"))
     call_command("demo_data", seed=SEED, people=PEOPLE, if_empty=True)
     assert capsys.readouterr().out == ""
     assert Person.objects.count() == PEOPLE
@@ -164,6 +166,15 @@ def test_same_seed_gives_the_same_people_and_if_empty_does_nothing(capsys):
     generate_county(seed=SEED, people=PEOPLE, venues=False)
     assert first_people() == first
     assert len(first) == 20
+    assert dict(Area.objects.values_list("code", "shape")) == shapes  # the same boundaries (shouwang/demo/shapes.py)
+
+    wipe_demo()  # without shapes at all the people are the same: the shapes draw from their own random streams
+    monkeypatch.setattr(demo_shapes.DemoShapes, "tree", lambda self, code, townships: None)
+    monkeypatch.setattr(demo_shapes.DemoShapes, "grid_children", lambda self, grid: None)
+    generate_county(seed=SEED, people=PEOPLE, venues=False)
+    assert first_people() == first
+    assert Area.objects.filter(level="village", shape__isnull=False).count() == 0
+    monkeypatch.undo()
 
     wipe_demo()
     generate_county(seed=SEED + 1, people=PEOPLE, venues=False)

@@ -10,9 +10,7 @@ import pytest
 from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area
 from shouwang.areas.shapes import geometry_clean, geometry_contains, polygons
-from shouwang.demo import shapes as demo_shapes
 from shouwang.demo.generator import generate_county
-from shouwang.demo.tests.test_demo_data import first_people, wipe_demo
 
 SEED, PEOPLE = 11, 1500
 SHAPED = {AreaLevel.COUNTY, AreaLevel.TOWNSHIP, AreaLevel.VILLAGE, AreaLevel.GRID, AreaLevel.COMPOUND,
@@ -66,20 +64,3 @@ def test_every_area_down_to_the_buildings_has_a_clean_nested_shape():
     # A village's one rural grid is the whole village.
     grid = next(a for a in areas if a.grid_kind == "rural")
     assert grid.shape == by_path[grid.path[:-Area.steplen]].shape
-
-
-@pytest.mark.django_db
-def test_the_same_seed_draws_the_same_shapes_and_the_same_people(monkeypatch):
-    generate_county(seed=SEED, people=PEOPLE, venues=False)
-    shapes = dict(Area.objects.values_list("code", "shape"))
-    people = first_people(200)
-    wipe_demo()
-    generate_county(seed=SEED, people=PEOPLE, venues=False)
-    assert dict(Area.objects.values_list("code", "shape")) == shapes
-    wipe_demo()
-    # Without shapes at all the people are the same: the shapes draw from their own random streams.
-    monkeypatch.setattr(demo_shapes.DemoShapes, "tree", lambda self, code, townships: None)
-    monkeypatch.setattr(demo_shapes.DemoShapes, "grid_children", lambda self, grid: None)
-    generate_county(seed=SEED, people=PEOPLE, venues=False)
-    assert first_people(200) == people
-    assert Area.objects.filter(level=AreaLevel.VILLAGE, shape__isnull=False).count() == 0
