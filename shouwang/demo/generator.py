@@ -16,7 +16,8 @@ Every township, village, grid, compound and building gets a boundary (shouwang/d
 Venues, place codes, a few status facts and a week of scans follow (shouwang/demo/venues.py), then mass testing:
 sampling sites, labs, a finished round and one in progress (shouwang/demo/testing.py), the quarantine sites
 (shouwang/demo/quarantine.py), the outbreak with its contacts transferred, admitted and released
-(shouwang/demo/tracing.py), and the demo day's monitoring and home quarantine (shouwang/demo/quarantine.py).
+(shouwang/demo/tracing.py) and HQ's risk-zone decisions between its case reports (shouwang/demo/zones.py), the demo
+day's monitoring and home quarantine (shouwang/demo/quarantine.py), and the zones' statuses for the demo day.
 """
 
 from __future__ import annotations
@@ -227,6 +228,7 @@ class Summary:
     quarantine_sites: int = 0
     in_sites: int = 0
     at_home: int = 0
+    zones: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -969,15 +971,18 @@ class CountyGenerator:
                 s.rounds, s.sites, s.tubes, s.samples = testing.rounds, testing.sites, testing.tubes, testing.samples
                 self.log(f"检测轮次 {testing.rounds} 个，采样点 {testing.sites} 个，采样管 {testing.tubes} 支")
                 from shouwang.demo.quarantine import QuarantineGenerator
-                from shouwang.demo.tracing import TracingGenerator
+                from shouwang.demo.zones import ZonedTracing, ZoneGenerator
 
                 quarantine = QuarantineGenerator(seed=self.seed, log=self.log)
                 quarantine.setup()  # the sites, before the outbreak moves anyone
-                tracing = TracingGenerator(seed=self.seed, county_path=county.path, log=self.log,
-                                           quarantine=quarantine).run()
+                zones = ZoneGenerator(seed=self.seed, log=self.log)
+                zones.setup()  # HQ's zone decisions, taken in time between the case reports
+                tracing = ZonedTracing(seed=self.seed, county_path=county.path, log=self.log,
+                                       quarantine=quarantine, zones=zones).run()
                 self.summary.cases, self.summary.contacts = tracing.cases, tracing.contacts
                 measures = quarantine.daily_life()
                 s.quarantine_sites, s.in_sites, s.at_home = measures.sites, measures.in_sites, measures.at_home
+                s.zones = zones.finish().zones  # the decisions left, the demo day's statuses
         self.summary.seconds = time.monotonic() - started
         return self.summary
 

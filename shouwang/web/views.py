@@ -37,11 +37,13 @@ from shouwang.people.selectors import (
 )
 from shouwang.people.services import person_file_open, person_merge
 from shouwang.policy.api import area_codes
+from shouwang.policy.rules.zones import LEVEL_NAMES
 from shouwang.policy.selectors import ruleset_in_force
 from shouwang.status.enums import Colour
 from shouwang.status.services import status_get
 from shouwang.venues.queries import day_bounds, person_scans
 from shouwang.web.status_display import RECENT_DAYS, status_context
+from shouwang.zones.selectors import county_status
 
 # Groups a grid worker checks on first (door-to-door services, 敲门行动).
 CARE_TAGS = [PersonTag.ELDERLY_ALONE, PersonTag.BEDRIDDEN, PersonTag.DISABLED, PersonTag.PREGNANT,
@@ -97,7 +99,20 @@ def home(request):
             if user.role not in COMMAND_ROLES:
                 context["care_people"] = people_with_tags(user=user, tags=CARE_TAGS, limit=15)
                 context["tag_labels"] = dict(PersonTag.choices)
+        if user.can(Capability.ZONE_VIEW):
+            context.update(_county_status(user, context["policy"]))
     return render(request, "web/home.html", context)
+
+
+def _county_status(user, policy) -> dict:
+    """The status block: days since the last community case, 社会面清零 with its rule, the zones in force by level
+    (the levels the policy in force designates, then any other level a zone still has) and routine management."""
+    status = county_status(user)
+    levels = [k for k, spec in policy.zones.items() if spec.steps] if policy is not None else []
+    levels += sorted((k for k in status.zones if k not in levels), key=lambda k: k != "high")
+    return {"county_status": status, "zones_in_force": sum(status.zones.values()),
+            "zone_levels": [{"level": k, "zh": LEVEL_NAMES[k][0], "en": LEVEL_NAMES[k][1],
+                             "count": status.zones.get(k, 0)} for k in levels]}
 
 
 @login_required

@@ -119,16 +119,17 @@ def check_venues_statuses_and_scans():
     assert (VenueCode.objects.count(), VenueCode.objects.filter(revoked_at__isnull=False).count()) == (629, 2)
     valid = Counter(VenueCode.objects.filter(revoked_at__isnull=True).values_list("venue_id", flat=True))
     assert len(valid) == 627 and set(valid.values()) == {1}
-    # the outbreak's cases and contacts are checked in test_demo_tracing.py
+    # the outbreak's cases and contacts are checked in test_demo_tracing.py; its risk zones (source zones.zone, codes
+    # FX..., facts withdrawn at a downgrade or lifting counted too) in test_demo_zones.py
     from_contacts = [str(i) for i in Stay.objects.filter(source_ref__startswith="contact:").values_list("id", flat=True)]
     traced = StatusFact.objects.filter(Q(source="tracing.case") | Q(source="tracing.contact", source_id__regex=r"^\d+$")
                                        | Q(source="quarantine.stay", source_id__in=from_contacts))
     assert Counter(StatusFact.objects.exclude(id__in=traced.values("id")).values_list("value", flat=True)) == {
-        "high": 13, "home_health_monitoring": 3, "spatio_temporal_companion": 1, "close_contact": 1,
+        "high": 59, "medium": 73, "home_health_monitoring": 3, "spatio_temporal_companion": 1, "close_contact": 1,
         "central_quarantine": 1, "pool_recheck_pending": 10}
     statuses = PersonStatus.objects.exclude(person_id__in=traced.values("person_id"))
-    assert Counter(statuses.values_list("rule", flat=True)) == {"K3": 13, "K4": 2, "K2b": 1, "K2": 1, "K6": 1,
-                                                                "K6b": 10}
+    assert Counter(statuses.values_list("rule", flat=True)) == {"K3": 23, "K5": 44, "K4": 2, "K2b": 1, "K2": 1,
+                                                                "K6": 1, "K6b": 6}  # 4 under recheck in a zone
     assert set(statuses.values_list("computed_for", flat=True)) == {DEMO_DATE}
     assert statuses.get(rule="K2").changes_on == dt.date(2022, 7, 16)  # central quarantine ends on the 15th
     assert Scan.objects.count() == 10468

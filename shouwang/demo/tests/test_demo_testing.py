@@ -1,7 +1,7 @@
 """The demo county's mass testing (shouwang/demo/testing.py): a finished whole-county round whose coverage adds up,
 a town round in progress with one positive 10-in-1 pool under recheck and one result file waiting for review, rows
-consistent with what the testing services write, and the same data for the same seed (the quarantine data too:
-test_demo_quarantine.fingerprint)."""
+consistent with what the testing services write, and the same data for the same seed (the quarantine and zones data
+too: test_demo_quarantine.fingerprint, test_demo_zones.fingerprint)."""
 
 import datetime as dt
 from collections import Counter
@@ -16,6 +16,7 @@ from shouwang.areas.models import Area
 from shouwang.demo.generator import COUNTY_CODE, generate_county
 from shouwang.demo.testing import FIRST_ROUND, NOW, SECOND_ROUND
 from shouwang.demo.tests.test_demo_quarantine import fingerprint as quarantine_fingerprint
+from shouwang.demo.tests.test_demo_zones import fingerprint as zones_fingerprint
 from shouwang.demo.venues import DEMO_DATE
 from shouwang.people.enums import PersonTag
 from shouwang.people.models import Person
@@ -65,8 +66,9 @@ def totals(round_: TestingRound) -> tuple:
 @pytest.mark.django_db
 def test_demo_county_has_a_finished_round_and_one_in_progress():
     generate_county(seed=SEED, people=PEOPLE)
-    # (the key-group rounds of the people under measure, one a day, are checked in test_demo_quarantine.py)
-    first, second = TestingRound.objects.exclude(kind="key_groups").order_by("starts_at")
+    # (the key-group rounds of the people under measure, one a day, are checked in test_demo_quarantine.py, the risk
+    # zones' day-7 round in test_demo_zones.py)
+    first, second = TestingRound.objects.filter(name__in=[FIRST_ROUND, SECOND_ROUND]).order_by("starts_at")
     assert (first.name, first.kind, first.state, first.policy_version) == (FIRST_ROUND, "whole", "finished", "V9")
     assert (second.name, second.kind, second.state, second.policy_version) == (SECOND_ROUND, "area", "sampling", "V9")
     assert [local(r.starts_at) for r in (first, second)] == [at(12, 6), at(15, 6)]
@@ -207,16 +209,19 @@ def fingerprint() -> dict:
 
 
 @pytest.mark.django_db
-def test_the_same_seed_gives_the_same_testing_and_quarantine_data():
+def test_the_same_seed_gives_the_same_testing_quarantine_and_zones_data():
     # Each county is built and rolled back in a savepoint (the audit log and the scan log cannot be wiped).
-    prints, quarantine = [], []
+    prints, quarantine, zones = [], [], []
     for _ in range(2):
         with transaction.atomic():
             generate_county(seed=SEED, people=PEOPLE)
             prints.append(fingerprint())
             quarantine.append(quarantine_fingerprint())
+            zones.append(zones_fingerprint())
             transaction.set_rollback(True)
     assert prints[0] == prints[1]
     assert len(prints[0]["tubes"]) > 100 and len(prints[0]["rechecks"]) == 10
     assert quarantine[0] == quarantine[1]  # shouwang/demo/quarantine.py
     assert (len(quarantine[0]["stays"]), len(quarantine[0]["checks"]), len(quarantine[0]["team"])) == (25, 23, 45)
+    assert zones[0] == zones[1]  # shouwang/demo/zones.py
+    assert (len(zones[0]["zones"]), len(zones[0]["history"]), len(zones[0]["facts"])) == (6, 19, 104)
