@@ -20,6 +20,7 @@ from shouwang.tracing.api import router as tracing_router
 from shouwang.tracing.api_import import router as tracing_import_router
 from shouwang.venues.api import router as venues_router
 from shouwang.web.imports_api import router as imports_router
+from shouwang.zones.api import router as zones_router
 
 api = NinjaAPI(
     title="守望 Shouwang API",
@@ -41,6 +42,7 @@ api.add_router("", reports_router)
 api.add_router("", tracing_router)
 api.add_router("", quarantine_router)
 api.add_router("", quarantine_care_router)
+api.add_router("", zones_router)
 
 
 def lang(request) -> str:

@@ -18,4 +18,5 @@ def navigation(request) -> dict:
         "nav_can_tracing": user.can(Capability.TRACING_VIEW),
         "nav_can_case_manage": user.can(Capability.CASE_MANAGE),
         "nav_can_quarantine": user.can(Capability.QUARANTINE_VIEW) or user.can(Capability.STAY_MANAGE),
+        "nav_can_zones": user.can(Capability.ZONE_VIEW),
     }

@@ -17,6 +17,7 @@ from shouwang.web import (
     views_tracing,
     views_tracing_import,
     views_venues,
+    views_zones,
 )
 
 urlpatterns = [
@@ -149,6 +150,21 @@ urlpatterns = [
     path("quarantine/stays/<int:stay_id>/certificate.pdf", views_certificate.certificate_download,
          name="quarantine_certificate"),
     path("verify/<str:code>/", views_certificate.verify_certificate, name="verify_certificate"),
+    # Risk zones (风险区): the map and lists, a zone's page and HQ's decisions, the exports; the public page (no login).
+    path("zones/", views_zones.zones_page, name="zones"),
+    path("zones/propose/", views_zones.zone_propose_view, name="zone_propose"),
+    path("zones/announcements.xlsx", views_zones.zone_announcements_export, name="zone_announcements_export"),
+    path("zones/area/<int:area_id>/", views_zones.zone_at_area, name="zone_at_area"),
+    path("zones/<int:zone_id>/", views_zones.zone_page, name="zone"),
+    path("zones/<int:zone_id>/approve/", views_zones.zone_approve_view, name="zone_approve"),
+    path("zones/<int:zone_id>/reject/", views_zones.zone_reject_view, name="zone_reject"),
+    path("zones/<int:zone_id>/scope/", views_zones.zone_scope_view, name="zone_scope"),
+    path("zones/<int:zone_id>/kind/", views_zones.zone_kind_view, name="zone_kind"),
+    path("zones/<int:zone_id>/downgrade/", views_zones.zone_downgrade_view, name="zone_downgrade"),
+    path("zones/<int:zone_id>/lift/", views_zones.zone_lift_view, name="zone_lift"),
+    path("zones/<int:zone_id>/announcement/", views_zones.zone_announcement_view, name="zone_announcement"),
+    path("zones/<int:zone_id>/residents.xlsx", views_zones.zone_residents_export, name="zone_residents_export"),
+    path("public/zones/", views_zones.public_zones, name="public_zones"),
     # Residents, no login: a place code's QR opens /s/<token>; /me/<token> is a person's own code.
     path("s/<str:token>", views_venues.resident_scan, name="resident_scan"),
     path("s/<str:token>/done/<int:scan_id>", views_venues.resident_scan_done, name="resident_scan_done"),

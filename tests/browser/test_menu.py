@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 def test_menu_groups_open_one_at_a_time_and_follow_the_role(live_site, page, phone):
     login(page, live_site, "hq")
     groups = page.locator("header nav summary")
-    assert groups.all_inner_texts() == ["人员与区划", "场所码", "核酸检测", "流调溯源", "隔离管控"]
+    assert groups.all_inner_texts() == ["人员与区划", "场所码", "核酸检测", "流调溯源", "隔离管控", "风险区"]
     page.click("[data-testid=nav-group-testing]")
     testing = page.locator("header nav details[open] a")
     assert testing.all_inner_texts() == ["检测轮次", "采样登记", "实验室", "采样点", "检测能力", "检测规划"]
