@@ -4,8 +4,10 @@ the clock; a case found in central quarantine does not where the policy excludes
 quiet days. Residents' status follows each step."""
 
 import datetime as dt
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from shouwang.core.errors import DomainError
 from shouwang.status.services import status_get
@@ -228,6 +230,11 @@ def test_the_daily_refresh_stores_every_clock_and_records_a_moved_date_once(worl
     assert zones_refresh().moved == []
     assert ZoneChange.objects.filter(kind="clock").count() == 0
     assert dt.date(2022, 7, 18) == high.eligible_on
+    out = StringIO()
+    call_command("zones_refresh", "--day", "2022-07-13", stdout=out)  # the cron job
+    assert out.getvalue() == "2022-07-13：风险区 1 个，可降级/解除日期变动 0 个 zones: 1, eligible dates moved: 0\n"
+    high.refresh_from_db()
+    assert high.clock_on == D("2022-07-13")
 
 
 def test_a_v9_medium_zone_still_in_force_under_v20_may_be_lifted_at_once(world, settings):
