@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shouwang.accounts.enums import Capability
+from shouwang.accounts.models import User
 from shouwang.areas.models import Area
 from shouwang.core.errors import NotFound, PermissionDenied
 
@@ -29,3 +30,14 @@ def area_visible(*, user, area_id: int) -> Area:
     if area is None:
         raise NotFound("区域", "area", field="area_id")
     return area
+
+
+def logins_covering(area: Area):
+    """The people's logins (not device tokens) whose jurisdiction is the area or above it: who may be named for work
+    there (a site's manager and doctor, a member of a home-quarantine team)."""
+    return User.objects.filter(is_active=True, is_device=False,
+                               jurisdiction__path__in=Area.ancestor_paths(area.path))
+
+
+def login_covering(user_id: int | None, area: Area) -> User | None:
+    return logins_covering(area).filter(id=user_id).first() if user_id is not None else None

@@ -13,12 +13,17 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 
 from shouwang.accounts.enums import Capability
-from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.accounts.scoping import (
+    area_visible,
+    jurisdiction_path,
+    login_covering,
+    logins_covering,
+    require,
+)
 from shouwang.areas.models import Area
 from shouwang.areas.selectors import area_codes_chain, grid_names
 from shouwang.core import clock
@@ -134,9 +139,8 @@ def _member_user(stay: Stay, raw, field_name: str):
         user_id = int(raw)
     except (TypeError, ValueError):
         user_id = None
-    user = (get_user_model().objects.filter(id=user_id, is_active=True).select_related("jurisdiction").first()
-            if user_id is not None else None)
-    if user is None or user.jurisdiction is None or not stay.area.path.startswith(user.jurisdiction.path):
+    user = login_covering(user_id, stay.area)
+    if user is None:
         raise ValidationFailed(field=field_name, code="user_out_of_area", message_zh="该账号的辖区不包括此人住址",
                                message_en="that user's jurisdiction does not cover the person's address")
     return user
@@ -557,9 +561,7 @@ def home_file(user, stay_id: int, *, ip_address: str = "") -> HomeFile:
     have = {r.role for r in team}
     audit_record(actor=user, action=AuditAction.VIEW, obj=stay, ip_address=ip_address,
                  summary=f"查看居家管控 {mask_name(stay.person.name)}（{MEASURES[stay.measure][0]}）")
-    candidates = list(get_user_model().objects.filter(
-        is_active=True, is_device=False, jurisdiction__path__in=Area.ancestor_paths(stay.area.path))
-        .order_by("jurisdiction__path", "username"))
+    candidates = list(logins_covering(stay.area).order_by("jurisdiction__path", "username"))
     return HomeFile(
         stay=stay, roles=roles, team=team, missing=[r for r in roles if r not in have],
         visits=list(stay.visits.select_related("recorded_by").order_by("-at", "-id")),

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 
 from shouwang.accounts.enums import Capability
-from shouwang.accounts.models import User
-from shouwang.accounts.scoping import jurisdiction_path
-from shouwang.areas.models import Area
+from shouwang.accounts.scoping import jurisdiction_path, logins_covering
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import NotFound
@@ -65,9 +63,7 @@ class RoomView:
 
 def staff_candidates(site: Site) -> list:
     """Logins that may be the site's manager or doctor: people (not devices) whose jurisdiction covers the site."""
-    return list(User.objects.filter(is_active=True, is_device=False,
-                                    jurisdiction__path__in=Area.ancestor_paths(site.area.path))
-                .order_by("role", "username"))
+    return list(logins_covering(site.area).order_by("role", "username"))
 
 
 def site_rooms(site: Site) -> list[RoomView]:

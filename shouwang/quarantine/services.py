@@ -14,8 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shouwang.accounts.enums import Capability
-from shouwang.accounts.models import User
-from shouwang.accounts.scoping import area_visible, jurisdiction_path, require
+from shouwang.accounts.scoping import area_visible, jurisdiction_path, login_covering, require
 from shouwang.areas.selectors import area_codes_chain
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
@@ -80,11 +79,11 @@ def site_create(*, actor, name: str, kind: str, area_id: int, address: str = "",
     return site
 
 
-def _site_user(actor, site: Site, user_id: int | None, field: str, zh: str, en: str):
+def _site_user(site: Site, user_id: int | None, field: str, zh: str, en: str):
     if user_id is None:
         return None
-    user = User.objects.filter(id=user_id, is_active=True).select_related("jurisdiction").first()
-    if user is None or user.jurisdiction is None or not site.area.path.startswith(user.jurisdiction.path):
+    user = login_covering(user_id, site.area)
+    if user is None:
         raise ValidationFailed(field=field, code="not_in_jurisdiction", message_zh=f"{zh}的账号须管辖隔离点所在区域",
                                message_en=f"the {en}'s account must cover the site's area")
     return user
@@ -101,8 +100,8 @@ def site_staff_set(*, actor, site_id: int, manager_id: int | None, doctor_id: in
         raise ValidationFailed(field="persons_per_staff" if staff >= 0 else "staff", code="out_of_range",
                                message_zh="工作人员数不能为负，照管人数应大于0",
                                message_en="staff cannot be negative; persons per staff member must be positive")
-    site.manager = _site_user(actor, site, manager_id, "manager_id", "点长", "manager")
-    site.doctor = _site_user(actor, site, doctor_id, "doctor_id", "驻点医生", "resident doctor")
+    site.manager = _site_user(site, manager_id, "manager_id", "点长", "manager")
+    site.doctor = _site_user(site, doctor_id, "doctor_id", "驻点医生", "resident doctor")
     site.staff, site.persons_per_staff = staff, persons_per_staff
     site.save(update_fields=["manager", "doctor", "staff", "persons_per_staff", "updated_at"])
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=site,
