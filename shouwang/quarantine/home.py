@@ -25,7 +25,7 @@ from shouwang.accounts.scoping import (
     require,
 )
 from shouwang.areas.models import Area
-from shouwang.areas.selectors import area_codes_chain, grid_names
+from shouwang.areas.selectors import area_code_chains, area_codes_chain, grid_names
 from shouwang.core import clock
 from shouwang.core.audit import audit_record
 from shouwang.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -87,12 +87,11 @@ def responsible_roles(area, *, day: dt.date | None = None) -> tuple[str, ...]:
 
 def _roles_by_area(areas, day: dt.date) -> dict[int, tuple[str, ...]]:
     """responsible_roles for many areas at once: one query for the codes above them, the rulesets from the cache."""
-    paths = {p for a in areas for p in Area.ancestor_paths(a.path)}
-    codes = dict(Area.objects.filter(path__in=paths).values_list("path", "code"))
+    chains = area_code_chains(a.path for a in areas)
     rulesets = policy_rulesets()
     out = {}
     for a in areas:
-        rules = in_force(rulesets, day, tuple(codes[p] for p in Area.ancestor_paths(a.path) if p in codes))
+        rules = in_force(rulesets, day, chains[a.path])
         out[a.id] = tuple(rules.value("responsible_roles")) if rules is not None else ()
     return out
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from shouwang.areas.models import Area
+from shouwang.areas.selectors import area_code_chains
 from shouwang.core import clock
 from shouwang.core.db import chunks, fetch_one
 from shouwang.core.errors import NotFound, ValidationFailed
@@ -80,12 +81,10 @@ def _rules_for(person_area_ids: dict[int, int], on: dt.date) -> dict[int, Rulese
     if not any(r.scope for r in rulesets.values()):
         return {pid: national for pid in person_area_ids}
     paths = dict(Area.objects.filter(id__in=set(person_area_ids.values())).values_list("id", "path"))
-    prefixes = {p for path in paths.values() for p in Area.ancestor_paths(path)}
-    codes = dict(Area.objects.filter(path__in=prefixes).values_list("path", "code"))
+    chains = area_code_chains(paths.values())
     out = {}
     for pid, area_id in person_area_ids.items():
-        chain = tuple(codes[p] for p in Area.ancestor_paths(paths.get(area_id, "")) if p in codes)
-        out[pid] = ruleset_in_force(on, chain)
+        out[pid] = ruleset_in_force(on, chains.get(paths.get(area_id, ""), ()))
     return out
 
 

@@ -15,6 +15,7 @@ from shouwang.accounts.enums import Capability
 from shouwang.accounts.scoping import NOWHERE, jurisdiction_path, require
 from shouwang.areas.enums import AreaLevel
 from shouwang.areas.models import Area, subtree_range
+from shouwang.areas.selectors import area_code_chains
 from shouwang.core import clock
 from shouwang.core.db import chunks
 from shouwang.core.errors import NotFound
@@ -191,12 +192,11 @@ def _rulesets_for(zones: list[Zone], scopes: dict[int, list[Area]], today: dt.da
     query of the ancestors' codes and one read of the stored versions."""
     rulesets = policy_rulesets()
     firsts = {z.id: scopes[z.id][0].path for z in zones if scopes.get(z.id)}
-    codes = dict(Area.objects.filter(path__in={p for path in firsts.values() for p in Area.ancestor_paths(path)})
-                 .values_list("path", "code"))
+    chains = area_code_chains(firsts.values())
     out: dict[int, Ruleset] = {}
     cache: dict[tuple, Ruleset] = {}
     for z in zones:
-        chain = tuple(codes[p] for p in Area.ancestor_paths(firsts.get(z.id, "")) if p in codes)
+        chain = chains.get(firsts.get(z.id, ""), ())
         if chain not in cache:
             found = in_force(rulesets, today, chain)
             if found is None:
